@@ -1,0 +1,271 @@
+"""VAETransformer: an unsupervised variational autoencoder as a scikit-learn transformer."""
+
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
+
+from ._base import BaseVAE
+from .nn import VAE, MLPDecoder, MLPEncoder
+
+__all__ = ["VAETransformer"]
+
+
+class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
+    """Variational autoencoder (Kingma & Welling, 2013) as a scikit-learn transformer.
+
+    Learns, without labels, an encoder ``q(z | x)`` and a decoder ``p(x | z)`` by
+    maximising the evidence lower bound (ELBO). ``transform`` gives the posterior
+    mean of the latent code, ready for an SVM or a logistic regression in a
+    :class:`~sklearn.pipeline.Pipeline`; ``inverse_transform`` decodes codes back to
+    inputs; ``sample`` generates new inputs; ``score_samples`` is the per-sample ELBO.
+    Training runs through a skorch net (``net_``) on CPU or GPU.
+
+    The loss minimised is the batch mean of the per-sample reconstruction negative
+    log-likelihood plus ``beta`` times the analytic KL divergence to the N(0, I) prior
+    (``beta=1`` is the plain VAE, other values a beta-VAE).
+
+    Parameters
+    ----------
+    n_components : int, default=16
+        Size of the latent code (the number of output features of ``transform``).
+    hidden_layer_sizes : sequence of int, default=(256, 128)
+        Widths of the encoder's hidden layers; the decoder mirrors them.
+    likelihood : {'bernoulli', 'gaussian'}, default='bernoulli'
+        Observation model ``p(x | z)``. ``'bernoulli'`` is for data in [0, 1] such as
+        pixel intensities (X outside [0, 1] is an error); ``'gaussian'`` is for any
+        real-valued data and learns one noise scale per feature.
+    beta : float, default=1.0
+        Weight of the KL term (beta-VAE). Larger values give smoother, less detailed codes.
+    max_iter : int, default=100
+        Number of training epochs (fewer if early stopping triggers).
+    batch_size : int, default=128
+        Rows per gradient step.
+    learning_rate : float, default=1e-3
+        Adam's step size.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows and stop when the validation loss
+        has not improved for ``n_iter_no_change`` epochs; the best weights are kept.
+    validation_fraction : float, default=0.1
+        Share of rows held out when ``early_stopping=True``.
+    n_iter_no_change : int, default=10
+        Patience, in epochs, of early stopping.
+    device : str, default='auto'
+        ``'auto'`` (a GPU when there is one), ``'cpu'``, ``'cuda'`` or ``'cuda:N'``.
+    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
+        Extra skorch callbacks, e.g. ``skorch.callbacks.Checkpoint``. They are copied
+        at fit, never changed in place.
+    verbose : int, default=0
+        0 is silent; 1 shows skorch's progress bar and per-epoch table.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling and the reparameterisation noise.
+        torch's global random state is left as it was.
+
+    Attributes
+    ----------
+    net_ : skvae._net.VAENet
+        The fitted skorch net; ``net_.module_`` is the :class:`skvae.nn.VAE`.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during fit, when X had string column names.
+    n_iter_ : int
+        Number of epochs run.
+    loss_curve_ : list of float
+        Training loss (negative ELBO per sample, in nats, beta-weighted) at each epoch.
+    history_ : skorch.History
+        Per-epoch record: ``train_loss``, ``train_reconstruction``, ``train_kl``,
+        ``dur``, and the ``valid_*`` counterparts with early stopping.
+
+    See Also
+    --------
+    VAEClassifier : A VAE and a classifier trained together, also semi-supervised.
+    sklearn.decomposition.PCA : The linear counterpart.
+    sklearn.neural_network.BernoulliRBM : Another generative feature learner.
+
+    References
+    ----------
+    D. P. Kingma and M. Welling, "Auto-Encoding Variational Bayes", ICLR 2014.
+    I. Higgins et al., "beta-VAE: Learning Basic Visual Concepts with a Constrained
+    Variational Framework", ICLR 2017.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skvae import VAETransformer
+    >>> X, _ = load_digits(return_X_y=True)
+    >>> X = X / 16.0
+    >>> vae = VAETransformer(n_components=4, max_iter=5, random_state=0).fit(X)
+    >>> vae.transform(X[:3]).shape
+    (3, 4)
+    >>> vae.inverse_transform(vae.transform(X[:3])).shape
+    (3, 64)
+    >>> vae.sample(2, random_state=0).shape
+    (2, 64)
+    """
+
+    def __init__(
+        self,
+        n_components=16,
+        *,
+        hidden_layer_sizes=(256, 128),
+        likelihood="bernoulli",
+        beta=1.0,
+        max_iter=100,
+        batch_size=128,
+        learning_rate=1e-3,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        device="auto",
+        callbacks=None,
+        verbose=0,
+        random_state=None,
+    ):
+        self.n_components = n_components
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.likelihood = likelihood
+        self.beta = beta
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.device = device
+        self.callbacks = callbacks
+        self.verbose = verbose
+        self.random_state = random_state
+
+    def _build_module(self, n_features):
+        hidden = self._hidden_sizes()
+        return VAE(
+            MLPEncoder(n_features, hidden, self.n_components),
+            MLPDecoder(self.n_components, hidden[::-1], n_features),
+            self.likelihood,
+            n_features,
+        )
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Train the VAE on X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data; in [0, 1] for ``likelihood='bernoulli'``.
+        y : None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        self : VAETransformer
+            The fitted estimator.
+        """
+        return self._fit(X)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """Train for one more epoch on X (starting a model if there is none).
+
+        Early stopping does not apply here. Later calls must pass the same features.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : VAETransformer
+        """
+        return self._fit(X, partial=True)
+
+    def transform(self, X):
+        """Encode X as the posterior mean of its latent code (deterministic).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_components)
+            In X's floating dtype (float32 or float64).
+        """
+        return self._transform(X)
+
+    def inverse_transform(self, X):
+        """Decode latent codes into the mean of ``p(x | z)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components)
+            Latent codes, as returned by :meth:`transform`.
+
+        Returns
+        -------
+        X_decoded : ndarray of shape (n_samples, n_features_in_)
+            Probabilities in [0, 1] for ``'bernoulli'``, means for ``'gaussian'``.
+        """
+        Z, dtype = self._check_latent(X)
+        return self._answer(self.net_.run_batched(self.net_.module_.decode_mean, Z), dtype)
+
+    def sample(self, n_samples=1, random_state=None):
+        """Generate new inputs: decode codes drawn from the N(0, I) prior.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of inputs to generate.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the draw of the codes.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_features_in_)
+            The decoded means (pixel probabilities in [0, 1] for ``'bernoulli'``), the
+            usual way VAE samples are shown.
+        """
+        check_is_fitted_ = self._sample_latent  # validates n_samples; fitted check below
+        z = check_is_fitted_(n_samples, random_state)
+        Z, dtype = self._check_latent(z.numpy())
+        return self._answer(self.net_.run_batched(self.net_.module_.decode_mean, Z), dtype)
+
+    def score_samples(self, X):
+        """Per-sample evidence lower bound (ELBO), in nats.
+
+        A lower bound on ``log p(x)``, estimated with one posterior sample per row
+        from a fixed noise draw, so the same X always gives the same scores. Higher
+        means X looks more like the training data (use it for outlier detection).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+        """
+        return self._score_samples(X)
+
+    def score(self, X, y=None):
+        """Mean per-sample ELBO of X, in nats (higher is better).
+
+        Lets ``GridSearchCV`` tune an unsupervised ``VAETransformer`` on its own.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+        """
+        return float(self.score_samples(X).mean())
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags

@@ -1,0 +1,177 @@
+"""PyTorch building blocks: encoders, decoders and the VAE module.
+
+Pure PyTorch: imports neither scikit-learn nor skorch.
+"""
+
+import torch
+from torch import nn
+
+from .losses import LIKELIHOODS, gaussian_kl, reconstruction_nll
+
+__all__ = ["MLP", "MLPEncoder", "MLPDecoder", "VAE"]
+
+
+class MLP(nn.Sequential):
+    """Fully connected layers with ReLU between them (none after the last).
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Layer widths, input first and output last.
+
+    Examples
+    --------
+    >>> import torch
+    >>> MLP([4, 8, 2])(torch.zeros(3, 4)).shape
+    torch.Size([3, 2])
+    """
+
+    def __init__(self, sizes):
+        layers = []
+        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=False)):
+            if i > 0:
+                layers.append(nn.ReLU())
+            layers.append(nn.Linear(n_in, n_out))
+        super().__init__(*layers)
+
+
+class MLPEncoder(nn.Module):
+    """Map ``x`` to the mean and log-variance of a diagonal Gaussian ``q(z | x)``.
+
+    Parameters
+    ----------
+    n_features : int
+        Input size.
+    hidden_layer_sizes : sequence of int
+        Hidden widths, input side first.
+    n_latent : int
+        Latent size.
+
+    Examples
+    --------
+    >>> import torch
+    >>> mu, logvar = MLPEncoder(6, (5,), 2)(torch.zeros(3, 6))
+    >>> mu.shape, logvar.shape
+    (torch.Size([3, 2]), torch.Size([3, 2]))
+    """
+
+    def __init__(self, n_features, hidden_layer_sizes, n_latent):
+        super().__init__()
+        sizes = [n_features, *hidden_layer_sizes]
+        self.body = nn.Sequential(MLP(sizes), nn.ReLU()) if hidden_layer_sizes else nn.Identity()
+        self.head = nn.Linear(sizes[-1], 2 * n_latent)
+
+    def forward(self, x):
+        mu, logvar = self.head(self.body(x.reshape(x.shape[0], -1))).chunk(2, dim=1)
+        return mu, logvar
+
+
+class MLPDecoder(MLP):
+    """Map a latent code ``z`` to the parameters of ``p(x | z)``.
+
+    Parameters
+    ----------
+    n_latent : int
+        Latent size.
+    hidden_layer_sizes : sequence of int
+        Hidden widths, latent side first.
+    n_features : int
+        Output size.
+
+    Examples
+    --------
+    >>> import torch
+    >>> MLPDecoder(2, (5,), 6)(torch.zeros(3, 2)).shape
+    torch.Size([3, 6])
+    """
+
+    def __init__(self, n_latent, hidden_layer_sizes, n_features):
+        super().__init__([n_latent, *hidden_layer_sizes, n_features])
+
+
+class VAE(nn.Module):
+    """A variational autoencoder: encoder, reparameterised sample, decoder.
+
+    Parameters
+    ----------
+    encoder : nn.Module
+        Returns ``(mu, logvar)`` for a batch of inputs.
+    decoder : nn.Module
+        Returns logits (``'bernoulli'``) or means (``'gaussian'``) of shape ``(n, d)``.
+    likelihood : {'bernoulli', 'gaussian'}
+        Observation model. ``'gaussian'`` learns one log standard deviation per feature.
+    n_features : int
+        Size ``d`` of a flattened input.
+
+    Examples
+    --------
+    >>> import torch
+    >>> vae = VAE(MLPEncoder(6, (5,), 2), MLPDecoder(2, (5,), 6), "bernoulli", 6)
+    >>> decoded, mu, logvar, z = vae(torch.rand(3, 6))
+    >>> decoded.shape, z.shape
+    (torch.Size([3, 6]), torch.Size([3, 2]))
+    """
+
+    def __init__(self, encoder, decoder, likelihood, n_features):
+        super().__init__()
+        if likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}.")
+        self.encoder = encoder
+        self.decoder = decoder
+        self.likelihood = likelihood
+        if likelihood == "gaussian":
+            self.log_scale = nn.Parameter(torch.zeros(n_features))
+        else:
+            self.register_parameter("log_scale", None)
+
+    def encode(self, x):
+        """Return ``(mu, logvar)`` of ``q(z | x)``."""
+        return self.encoder(x)
+
+    def decode(self, z):
+        """Return the raw decoder output (logits or means), flattened."""
+        out = self.decoder(z)
+        return out.reshape(out.shape[0], -1)
+
+    def decode_mean(self, z):
+        """Return ``E[x | z]``: probabilities for ``'bernoulli'``, means for ``'gaussian'``."""
+        out = self.decode(z)
+        return torch.sigmoid(out) if self.likelihood == "bernoulli" else out
+
+    @staticmethod
+    def reparameterize(mu, logvar):
+        """Draw ``z = mu + sigma * eps`` with ``eps ~ N(0, I)`` (differentiable)."""
+        return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+
+    def forward(self, x):
+        mu, logvar = self.encode(x)
+        z = self.reparameterize(mu, logvar)
+        return self.decode(z), mu, logvar, z
+
+    def elbo(self, x, eps=None):
+        """Per-sample ELBO in nats, from one posterior draw ``z = mu + sigma * eps``.
+
+        ``eps`` (shape ``(n, k)``) fixes the noise; fresh noise is drawn when omitted.
+        """
+        mu, logvar = self.encode(x)
+        if eps is None:
+            eps = torch.randn_like(mu)
+        z = mu + eps * torch.exp(0.5 * logvar)
+        nll = reconstruction_nll(x, self.decode(z), self.likelihood, self.log_scale)
+        return -(nll + gaussian_kl(mu, logvar))
+
+    def loss_terms(self, x, outputs, y=None):
+        """Per-sample reconstruction NLL and KL, in nats, from :meth:`forward`'s outputs.
+
+        ``y`` is accepted for a common signature with supervised modules and ignored.
+
+        Returns
+        -------
+        dict
+            ``{'reconstruction': (n,), 'kl': (n,)}``.
+        """
+        decoded, mu, logvar = outputs[:3]
+        return {
+            "reconstruction": reconstruction_nll(x, decoded, self.likelihood, self.log_scale),
+            "kl": gaussian_kl(mu, logvar),
+        }
