@@ -17,7 +17,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from skorch.callbacks import EarlyStopping, ProgressBar
 
 from ._net import RandomSplit, VAENet
-from .nn import LIKELIHOODS
+from .nn import LIKELIHOODS, MLPDecoder, MLPEncoder
 
 __all__ = ["BaseVAE", "resolve_device"]
 
@@ -135,6 +135,14 @@ class BaseVAE(BaseEstimator):
         return None
 
     # -- building and fitting the net --------------------------------------------
+    def _make_encoder(self, n_features, n_latent, n_condition=0):
+        """Encoder ``(x, c=None) -> (mu, logvar)`` for the chosen architecture."""
+        return MLPEncoder(n_features, self._hidden_sizes(), n_latent, n_condition)
+
+    def _make_decoder(self, n_inputs, n_features):
+        """Decoder ``(n, n_inputs) -> (n, n_features)`` (logits or means), mirroring the encoder."""
+        return MLPDecoder(n_inputs, self._hidden_sizes()[::-1], n_features)
+
     def _build_module(self, n_features):
         raise NotImplementedError
 

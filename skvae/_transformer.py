@@ -3,7 +3,7 @@
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
 
 from ._base import BaseVAE
-from .nn import VAE, MLPDecoder, MLPEncoder
+from .nn import VAE
 
 __all__ = ["VAETransformer"]
 
@@ -135,10 +135,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         self.random_state = random_state
 
     def _build_module(self, n_features):
-        hidden = self._hidden_sizes()
         return VAE(
-            MLPEncoder(n_features, hidden, self.n_components),
-            MLPDecoder(self.n_components, hidden[::-1], n_features),
+            self._make_encoder(n_features, self.n_components),
+            self._make_decoder(self.n_components, n_features),
             self.likelihood,
             n_features,
         )

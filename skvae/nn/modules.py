@@ -46,6 +46,10 @@ class MLPEncoder(nn.Module):
         Hidden widths, input side first.
     n_latent : int
         Latent size.
+    n_condition : int, default=0
+        Size of an optional conditioning vector ``c`` (e.g. a one-hot class) that
+        ``forward(x, c)`` joins to the features before the output layer, for
+        ``q(z | x, c)``.
 
     Examples
     --------
@@ -55,14 +59,17 @@ class MLPEncoder(nn.Module):
     (torch.Size([3, 2]), torch.Size([3, 2]))
     """
 
-    def __init__(self, n_features, hidden_layer_sizes, n_latent):
+    def __init__(self, n_features, hidden_layer_sizes, n_latent, n_condition=0):
         super().__init__()
         sizes = [n_features, *hidden_layer_sizes]
         self.body = nn.Sequential(MLP(sizes), nn.ReLU()) if hidden_layer_sizes else nn.Identity()
-        self.head = nn.Linear(sizes[-1], 2 * n_latent)
+        self.head = nn.Linear(sizes[-1] + n_condition, 2 * n_latent)
 
-    def forward(self, x):
-        mu, logvar = self.head(self.body(x.reshape(x.shape[0], -1))).chunk(2, dim=1)
+    def forward(self, x, c=None):
+        h = self.body(x.reshape(x.shape[0], -1))
+        if c is not None:
+            h = torch.cat([h, c], dim=1)
+        mu, logvar = self.head(h).chunk(2, dim=1)
         return mu, logvar
 
 
@@ -72,7 +79,8 @@ class MLPDecoder(MLP):
     Parameters
     ----------
     n_latent : int
-        Latent size.
+        Input size: the latent size, plus the size of any conditioning vector the
+        caller joins to ``z``.
     hidden_layer_sizes : sequence of int
         Hidden widths, latent side first.
     n_features : int
