@@ -116,9 +116,17 @@ class BaseVAE(BaseEstimator):
 
     def _validate_X(self, X, reset):
         """Validate X; return a float32 copy for torch and the dtype to answer in."""
-        X = validate_data(
-            self, X, reset=reset, dtype=[np.float64, np.float32], ensure_min_samples=1
-        )
+        try:
+            X = validate_data(
+                self, X, reset=reset, dtype=[np.float64, np.float32], ensure_min_samples=1
+            )
+        except ValueError as exc:
+            if "string" not in str(exc):
+                raise
+            raise ValueError(
+                f"{type(self).__name__} needs numeric X, but X holds text ({exc}). Encode "
+                "text or categorical columns as numbers first (e.g. OneHotEncoder) or drop them."
+            ) from exc
         if self.likelihood == "bernoulli":
             lo, hi = float(X.min()), float(X.max())
             if lo < 0.0 or hi > 1.0:
@@ -231,12 +239,17 @@ class BaseVAE(BaseEstimator):
         gen = torch.Generator().manual_seed(seed)
         return torch.randn(int(n_samples), self.n_components, generator=gen)
 
+    #: Posterior draws per row in ``score_samples`` (fixed, shared by all rows).
+    _n_score_draws = 4
+
     def _score_samples(self, X, **module_kwargs):
         X32, _ = self._check_fitted_X(X)
-        # A fixed noise draw: one Monte Carlo sample per row, the same at every call.
-        eps = torch.randn(len(X32), self.n_components, generator=torch.Generator().manual_seed(0))
+        gen = torch.Generator().manual_seed(0)
+        eps = torch.randn(self._n_score_draws, self.n_components, generator=gen).to(
+            self.net_.device
+        )
         elbo = self.net_.run_batched(
-            lambda xb, eb: self.net_.module_.elbo(xb, eb, **module_kwargs), X32, eps
+            lambda xb: self.net_.module_.elbo(xb, eps, **module_kwargs), X32
         )
         return elbo.numpy().astype(np.float64)
 

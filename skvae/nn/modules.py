@@ -157,16 +157,28 @@ class VAE(nn.Module):
         return self.decode(z), mu, logvar, z
 
     def elbo(self, x, eps=None):
-        """Per-sample ELBO in nats, from one posterior draw ``z = mu + sigma * eps``.
+        """Per-sample ELBO in nats, averaged over posterior draws ``z = mu + sigma * eps``.
 
-        ``eps`` (shape ``(n, k)``) fixes the noise; fresh noise is drawn when omitted.
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n, d)
+        eps : torch.Tensor of shape (s, k), optional
+            Standard normal noise, the same ``s`` draws for every row (so a row's
+            value does not depend on the other rows). One fresh draw when omitted.
+
+        Returns
+        -------
+        torch.Tensor of shape (n,)
         """
         mu, logvar = self.encode(x)
         if eps is None:
-            eps = torch.randn_like(mu)
-        z = mu + eps * torch.exp(0.5 * logvar)
-        nll = reconstruction_nll(x, self.decode(z), self.likelihood, self.log_scale)
-        return -(nll + gaussian_kl(mu, logvar))
+            eps = torch.randn(1, mu.shape[1], device=mu.device, dtype=mu.dtype)
+        s, n = eps.shape[0], x.shape[0]
+        z = mu.unsqueeze(0) + eps.unsqueeze(1) * torch.exp(0.5 * logvar).unsqueeze(0)
+        decoded = self.decode(z.reshape(s * n, -1))
+        x_rep = x.reshape(n, -1).repeat(s, 1)
+        nll = reconstruction_nll(x_rep, decoded, self.likelihood, self.log_scale).reshape(s, n)
+        return -(nll.mean(dim=0) + gaussian_kl(mu, logvar))
 
     def loss_terms(self, x, outputs, y=None):
         """Per-sample reconstruction NLL and KL, in nats, from :meth:`forward`'s outputs.

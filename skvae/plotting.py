@@ -1,0 +1,199 @@
+"""Plots users would otherwise write by hand: latent maps, image grids, loss curves.
+
+Needs matplotlib (``pip install "skvae[plot]"``). Every function draws on a given
+``ax`` (or a new figure) and returns the matplotlib object it drew on.
+"""
+
+import numpy as np
+
+__all__ = ["plot_latent", "plot_images", "plot_reconstructions", "plot_history"]
+
+
+def _pyplot():
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "skvae.plotting needs matplotlib: pip install 'skvae[plot]' (or matplotlib)."
+        ) from exc
+    return plt
+
+
+def _image_shape(n_features, image_shape):
+    if image_shape is not None:
+        shape = tuple(int(s) for s in image_shape)
+        if int(np.prod(shape)) != n_features:
+            raise ValueError(
+                f"image_shape={image_shape} has {int(np.prod(shape))} pixels but the images "
+                f"have {n_features} features."
+            )
+        return shape[-2:] if len(shape) == 3 and shape[0] == 1 else shape
+    side = int(round(np.sqrt(n_features)))
+    if side * side != n_features:
+        raise ValueError(
+            f"Cannot guess the image shape of {n_features} features; pass image_shape=(h, w)."
+        )
+    return (side, side)
+
+
+def plot_latent(Z, y=None, *, ax=None, target_names=None, s=6, title=None):
+    """Scatter the first two latent dimensions, coloured by class.
+
+    Parameters
+    ----------
+    Z : array-like of shape (n_samples, n_components >= 2)
+        Latent codes, e.g. ``VAETransformer.transform(X)``.
+    y : array-like of shape (n_samples,), optional
+        Classes to colour by.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure when omitted.
+    target_names : sequence of str, optional
+        Legend labels, indexed by the sorted unique values of ``y``.
+    s : float, default=6
+        Marker size.
+    title : str, optional
+
+    Returns
+    -------
+    ax : matplotlib Axes
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ax = plot_latent(np.random.rand(20, 2), np.arange(20) % 3)
+    """
+    plt = _pyplot()
+    Z = np.asarray(Z)
+    if Z.ndim != 2 or Z.shape[1] < 2:
+        raise ValueError(f"Z must have shape (n_samples, >= 2), got {Z.shape}.")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 5))
+    if y is None:
+        ax.scatter(Z[:, 0], Z[:, 1], s=s, alpha=0.7)
+    else:
+        y = np.asarray(y)
+        classes = np.unique(y)
+        cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
+        for i, label in enumerate(classes):
+            name = target_names[i] if target_names is not None else str(label)
+            mask = y == label
+            ax.scatter(Z[mask, 0], Z[mask, 1], s=s, alpha=0.7, color=cmap(i % cmap.N),
+                       label=name)
+        ax.legend(markerscale=3, fontsize="small", loc="best", framealpha=0.8)
+    ax.set_xlabel("z[0]")
+    ax.set_ylabel("z[1]")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_images(X, *, image_shape=None, n_cols=10, ax=None, title=None, cmap="gray_r"):
+    """Show flattened images as one grid.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_images, n_pixels)
+        Flattened images (one channel), values in [0, 1] or any real range.
+    image_shape : (h, w) or (1, h, w), optional
+        Guessed for square images when omitted.
+    n_cols : int, default=10
+        Images per row.
+    ax : matplotlib Axes, optional
+    title : str, optional
+    cmap : str, default='gray_r'
+
+    Returns
+    -------
+    ax : matplotlib Axes
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ax = plot_images(np.random.rand(12, 64), n_cols=6)
+    """
+    plt = _pyplot()
+    X = np.asarray(X)
+    h, w = _image_shape(X.shape[1], image_shape)
+    n = len(X)
+    n_rows = int(np.ceil(n / n_cols))
+    grid = np.full((n_rows * (h + 1) - 1, min(n, n_cols) * (w + 1) - 1), np.nan)
+    for i, img in enumerate(X.reshape(n, h, w)):
+        r, c = divmod(i, n_cols)
+        grid[r * (h + 1):r * (h + 1) + h, c * (w + 1):c * (w + 1) + w] = img
+    if ax is None:
+        _, ax = plt.subplots(figsize=(min(n, n_cols) * 0.8, n_rows * 0.8))
+    ax.imshow(grid, cmap=cmap, interpolation="nearest")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_reconstructions(estimator, X, *, image_shape=None, n_images=10, ax=None, title=None):
+    """Originals (top row) above their reconstructions ``inverse_transform(transform(X))``.
+
+    Parameters
+    ----------
+    estimator : fitted VAETransformer or VAEClassifier
+    X : array-like of shape (n_samples, n_pixels)
+    image_shape : (h, w) or (1, h, w), optional
+    n_images : int, default=10
+    ax : matplotlib Axes, optional
+    title : str, optional
+
+    Returns
+    -------
+    ax : matplotlib Axes
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skvae import VAETransformer
+    >>> X = load_digits().data / 16
+    >>> vae = VAETransformer(n_components=2, max_iter=2, random_state=0).fit(X)
+    >>> ax = plot_reconstructions(vae, X[:5], n_images=5)
+    """
+    X = np.asarray(X)[:n_images]
+    recon = estimator.inverse_transform(estimator.transform(X))
+    return plot_images(np.vstack([X, recon]), image_shape=image_shape, n_cols=len(X), ax=ax,
+                       title=title or "originals (top) and reconstructions (bottom)")
+
+
+def plot_history(history, *, keys=None, ax=None, title=None):
+    """Plot per-epoch curves from a fitted estimator's ``history_``.
+
+    Parameters
+    ----------
+    history : skorch History (``estimator.history_``)
+    keys : sequence of str, optional
+        History keys to plot; by default every ``train_*`` / ``valid_*`` loss part
+        recorded (loss, reconstruction, kl, classification).
+    ax : matplotlib Axes, optional
+    title : str, optional
+
+    Returns
+    -------
+    ax : matplotlib Axes
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skvae import VAETransformer
+    >>> vae = VAETransformer(max_iter=3, random_state=0).fit(load_digits().data / 16)
+    >>> ax = plot_history(vae.history_)
+    """
+    plt = _pyplot()
+    if keys is None:
+        parts = ("loss", "reconstruction", "kl", "classification")
+        keys = [f"{p}_{q}" for q in parts for p in ("train", "valid") if f"{p}_{q}" in history[-1]]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4))
+    epochs = history[:, "epoch"]
+    for key in keys:
+        ax.plot(epochs, history[:, key], label=key, linestyle="--" if "valid" in key else "-")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("nats per sample")
+    ax.legend(fontsize="small")
+    if title:
+        ax.set_title(title)
+    return ax

@@ -1,0 +1,292 @@
+import pickle
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
+from sklearn.svm import SVC
+from skorch.callbacks import Callback
+
+from skvae import VAETransformer
+
+FAST = dict(n_components=4, hidden_layer_sizes=(32,), max_iter=3, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def fitted(digits):
+    """A VAE trained well enough on digits to show learned structure."""
+    X_train, _, _, _ = digits
+    return VAETransformer(n_components=16, beta=0.5, max_iter=100, random_state=0).fit(X_train)
+
+
+@pytest.fixture(scope="module")
+def small(digits):
+    return VAETransformer(random_state=0, **FAST).fit(digits[0])
+
+
+# -- learned structure ------------------------------------------------------------
+def test_pipeline_with_svc_learns_digits(digits, fitted):
+    X_train, X_test, y_train, y_test = digits
+    svc = SVC().fit(fitted.transform(X_train), y_train)
+    accuracy = svc.score(fitted.transform(X_test), y_test)
+    assert accuracy >= 0.90, accuracy
+
+
+def test_pipeline_end_to_end(digits):
+    X_train, X_test, y_train, y_test = digits
+    pipe = Pipeline([("vae", VAETransformer(**{**FAST, "max_iter": 20}, random_state=0)),
+                     ("svc", SVC())])
+    pipe.fit(X_train, y_train)
+    assert pipe.score(X_test, y_test) > 0.5  # ten classes: chance is 0.1
+
+
+def test_reconstruction_beats_mean_image(digits, fitted):
+    X_train, X_test, _, _ = digits
+    recon = fitted.inverse_transform(fitted.transform(X_test))
+    mse_vae = np.mean((recon - X_test) ** 2)
+    mse_mean = np.mean((X_train.mean(axis=0) - X_test) ** 2)
+    assert mse_vae < 0.5 * mse_mean, (mse_vae, mse_mean)
+
+
+def test_sample_in_unit_interval_and_seeded(fitted):
+    draws = fitted.sample(50, random_state=0)
+    assert draws.shape == (50, 64)
+    assert draws.min() >= 0.0 and draws.max() <= 1.0
+    np.testing.assert_array_equal(draws, fitted.sample(50, random_state=0))
+    assert not np.allclose(draws, fitted.sample(50, random_state=1))
+
+
+def test_score_samples_prefers_digits_over_noise(digits, fitted):
+    _, X_test, _, _ = digits
+    noise = np.random.default_rng(0).uniform(size=X_test.shape)
+    digit_scores = fitted.score_samples(X_test)
+    assert digit_scores.shape == (len(X_test),)
+    assert np.median(digit_scores) > np.max(fitted.score_samples(noise))
+    assert fitted.score(X_test) == pytest.approx(digit_scores.mean())
+
+
+def test_score_samples_is_deterministic(digits, small):
+    X = digits[1]
+    np.testing.assert_array_equal(small.score_samples(X), small.score_samples(X))
+
+
+def test_history_records_loss_parts(small):
+    assert small.n_iter_ == 3
+    assert len(small.loss_curve_) == 3
+    row = small.history_[-1]
+    for key in ("train_loss", "train_reconstruction", "train_kl"):
+        assert np.isfinite(row[key])
+    assert row["train_loss"] == pytest.approx(
+        row["train_reconstruction"] + small.beta * row["train_kl"], rel=1e-4
+    )
+
+
+def test_gaussian_likelihood_on_real_values(rng):
+    X = rng.normal(size=(200, 5)) * 10 + 3
+    vae = VAETransformer(likelihood="gaussian", random_state=0, **FAST).fit(X)
+    assert vae.transform(X).shape == (200, 4)
+    assert np.isfinite(vae.score_samples(X)).all()
+
+
+# -- round trips and determinism ----------------------------------------------------
+def test_pickle_and_joblib_round_trip(digits, small, tmp_path):
+    X = digits[1]
+    expected = small.transform(X)
+    restored = pickle.loads(pickle.dumps(small))
+    np.testing.assert_array_equal(restored.transform(X), expected)
+    joblib.dump(small, tmp_path / "vae.joblib")
+    np.testing.assert_array_equal(joblib.load(tmp_path / "vae.joblib").transform(X), expected)
+
+
+def test_clone_refits_identically(digits, small):
+    X_train, X_test = digits[0], digits[1]
+    twin = clone(small).fit(X_train)
+    np.testing.assert_array_equal(twin.transform(X_test), small.transform(X_test))
+
+
+def test_seed_controls_the_model(digits):
+    X = digits[0][:300]
+    a = VAETransformer(random_state=1, **FAST).fit(X).transform(X)
+    b = VAETransformer(random_state=1, **FAST).fit(X).transform(X)
+    c = VAETransformer(random_state=2, **FAST).fit(X).transform(X)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_global_torch_rng_untouched(digits):
+    state = torch.get_rng_state()
+    VAETransformer(random_state=0, **FAST).fit(digits[0][:100])
+    assert torch.equal(state, torch.get_rng_state())
+
+
+def test_transform_is_deterministic_and_dtype_preserving(digits, small):
+    X = digits[1]
+    np.testing.assert_array_equal(small.transform(X), small.transform(X))
+    assert small.transform(X.astype(np.float32)).dtype == np.float32
+    assert small.transform(X).dtype == np.float64
+
+
+def test_partial_fit_adds_one_epoch(digits):
+    X = digits[0][:200]
+    vae = VAETransformer(random_state=0, **FAST).partial_fit(X)
+    assert vae.n_iter_ == 1
+    vae.partial_fit(X)
+    assert vae.n_iter_ == 2 and len(vae.loss_curve_) == 2
+    with pytest.raises(ValueError, match="features"):
+        vae.partial_fit(X[:, :10])
+
+
+def test_early_stopping_uses_validation_split(digits):
+    vae = VAETransformer(
+        early_stopping=True, n_iter_no_change=2, random_state=0, **{**FAST, "max_iter": 40}
+    ).fit(digits[0])
+    assert "valid_loss" in vae.history_[-1]
+    assert "valid_reconstruction" in vae.history_[-1]
+    assert vae.n_iter_ <= 40
+
+
+def test_grid_search_over_latent_size_and_svc(digits):
+    X_train, _, y_train, _ = digits
+    pipe = Pipeline([("vae", VAETransformer(random_state=0, **FAST)), ("svc", SVC())])
+    grid = GridSearchCV(
+        pipe, {"vae__n_components": [2, 4], "svc__C": [1.0, 10.0]}, cv=2, n_jobs=2
+    )
+    grid.fit(X_train[:400], y_train[:400])
+    assert set(grid.best_params_) == {"vae__n_components", "svc__C"}
+    assert grid.best_estimator_.predict(X_train[:5]).shape == (5,)
+
+
+def test_unsupervised_grid_search_uses_elbo(digits):
+    grid = GridSearchCV(VAETransformer(random_state=0, **FAST), {"beta": [0.5, 1.0]}, cv=2)
+    grid.fit(digits[0][:300])
+    assert np.isfinite(grid.cv_results_["mean_test_score"]).all()
+
+
+def test_set_output_pandas(digits, small):
+    out = clone(small).set_output(transform="pandas").fit(digits[0][:100]).transform(
+        digits[1][:5]
+    )
+    assert isinstance(out, pd.DataFrame)
+    assert list(out.columns) == [f"vaetransformer{i}" for i in range(4)]
+    assert list(small.get_feature_names_out()) == list(out.columns)
+
+
+def test_feature_names_in(digits):
+    X = pd.DataFrame(digits[0][:100], columns=[f"px{i}" for i in range(64)])
+    vae = VAETransformer(random_state=0, **FAST).fit(X)
+    assert list(vae.feature_names_in_) == list(X.columns)
+
+
+def test_verbose_prints_epoch_table(digits, capsys):
+    VAETransformer(verbose=1, random_state=0, **FAST).fit(digits[0][:100])
+    out = capsys.readouterr()
+    assert "train_kl" in out.out and "train_loss" in out.out
+
+
+def test_user_callbacks_run_and_stay_untouched(digits):
+    class Count(Callback):
+        def __init__(self):
+            self.epochs = 0
+
+        def on_epoch_end(self, net, **kwargs):
+            self.epochs += 1
+
+    counter = Count()
+    vae = VAETransformer(callbacks=[("count", counter)], random_state=0, **FAST)
+    vae.fit(digits[0][:100])
+    assert counter.epochs == 0  # the user's object is copied, not changed
+    assert dict(vae.net_.callbacks_)["count"].epochs == 3
+
+
+# -- bad input ------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("X", "match"),
+    [
+        (np.array([[0.1, np.nan], [0.2, 0.3]]), "NaN"),
+        (np.array([[0.1, np.inf], [0.2, 0.3]]), "infinity"),
+        (np.array([["a", "b"], ["c", "d"]]), "string|convert"),
+        (np.array([0.1, 0.2, 0.3]), "2D array"),
+        (np.empty((0, 4)), "0 sample"),
+        (np.array([[0.5, 2.0], [0.1, 0.2]]), r"\[0, 1\].*MinMaxScaler"),
+        (np.array([[-0.5, 0.2], [0.1, 0.2]]), "likelihood='gaussian'"),
+    ],
+)
+def test_bad_input_is_a_clear_error(X, match):
+    with pytest.raises(ValueError, match=match):
+        VAETransformer(**FAST).fit(X)
+
+
+def test_wrong_number_of_features_at_transform(small):
+    with pytest.raises(ValueError, match="64 features"):
+        small.transform(np.zeros((2, 10)))
+    with pytest.raises(ValueError, match="n_components=4"):
+        small.inverse_transform(np.zeros((2, 3)))
+
+
+@pytest.mark.parametrize("device", ["tpu", "cuda:x", "gpu0"])
+def test_unknown_device(digits, device):
+    with pytest.raises(ValueError, match="device"):
+        VAETransformer(**{**FAST, "device": device}).fit(digits[0][:50])
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA message")
+def test_cuda_without_gpu_says_so(digits):
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        VAETransformer(**{**FAST, "device": "cuda"}).fit(digits[0][:50])
+
+
+@pytest.mark.parametrize(
+    ("param", "value"),
+    [("n_components", 0), ("likelihood", "poisson"), ("max_iter", 0), ("beta", -1.0),
+     ("learning_rate", 0.0), ("hidden_layer_sizes", (16, -2))],
+)
+def test_bad_hyperparameters(digits, param, value):
+    with pytest.raises(ValueError, match=param):
+        VAETransformer(**{**FAST, param: value}).fit(digits[0][:50])
+
+
+def test_methods_before_fit_raise_not_fitted(digits):
+    vae = VAETransformer()
+    for call in (lambda: vae.transform(digits[1]), lambda: vae.inverse_transform(np.zeros((1, 16))),
+                 lambda: vae.sample(2), lambda: vae.score_samples(digits[1])):
+        with pytest.raises(NotFittedError):
+            call()
+
+
+def test_bad_n_samples(small):
+    with pytest.raises(ValueError, match="n_samples"):
+        small.sample(0)
+
+
+def test_caller_arrays_are_not_modified(digits):
+    X = digits[0][:100].copy()
+    X32 = X.astype(np.float32)
+    before, before32 = X.copy(), X32.copy()
+    vae = VAETransformer(random_state=0, **FAST).fit(X)
+    vae.transform(X32)
+    vae.score_samples(X)
+    Z = vae.transform(X)
+    Z_before = Z.copy()
+    vae.inverse_transform(Z)
+    np.testing.assert_array_equal(X, before)
+    np.testing.assert_array_equal(X32, before32)
+    np.testing.assert_array_equal(Z, Z_before)
+
+
+def test_diverging_fit_names_the_epoch(digits):
+    class Poison(Callback):
+        """Break the weights at the start of epoch 2, as a diverging run would."""
+
+        def on_epoch_begin(self, net, **kwargs):
+            if len(net.history) == 2:
+                with torch.no_grad():
+                    next(net.module_.parameters()).fill_(float("nan"))
+
+    vae = VAETransformer(callbacks=[("poison", Poison())], random_state=0, **FAST)
+    with pytest.raises(FloatingPointError, match=r"epoch 2.*learning_rate"):
+        vae.fit(digits[0][:100])
