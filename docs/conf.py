@@ -109,8 +109,24 @@ def _escape_shape_underscores(app, what, name, obj, options, lines):
             lines[i] = re.sub(r"(?<![`\w])(\w+)_(?=[,)\]])", r"\1\\_", line)
 
 
+def _unlink_sklearn_user_guide(app, what, name, obj, options, lines):
+    """Turn ``:ref:`` links into scikit-learn's user guide into plain text.
+
+    The API pages show the methods VAETransformer inherits from scikit-learn
+    (``set_output``, ``get_params`` ...), whose docstrings point at labels of
+    scikit-learn's own docs; those cannot resolve here. skvae's own ``:ref:`` links
+    are left alone, so a broken one still fails the build.
+    """
+    if not getattr(obj, "__module__", "").startswith("sklearn."):
+        return
+    for i, line in enumerate(lines):
+        line = re.sub(r":ref:`([^`<]+?)\s*<[^`>]+>`", r"\1", line)
+        lines[i] = re.sub(r":ref:`([^`]+)`", r"\1", line)
+
+
 def setup(app):
     app.connect("autodoc-process-docstring", _escape_shape_underscores, priority=400)
+    app.connect("autodoc-process-docstring", _unlink_sklearn_user_guide, priority=400)
 
 
 # -- HTML ----------------------------------------------------------------------
