@@ -265,7 +265,8 @@ def plot_history(history, *, keys=None, ax=None, title=None):
     history : skorch History (``estimator.history_``)
     keys : sequence of str, optional
         History keys to plot; by default every ``train_*`` / ``valid_*`` loss part
-        recorded (loss, reconstruction, kl, classification).
+        recorded (loss, reconstruction, kl, classification). Each part gets one colour,
+        solid for ``train_*`` and dashed for ``valid_*``.
     ax : matplotlib Axes, optional
     title : str, optional
 
@@ -287,8 +288,13 @@ def plot_history(history, *, keys=None, ax=None, title=None):
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 4))
     epochs = history[:, "epoch"]
+    # One colour per loss part, solid for training and dashed for validation.
+    colours = {}
     for key in keys:
-        ax.plot(epochs, history[:, key], label=key, linestyle="--" if "valid" in key else "-")
+        part = key.split("_", 1)[-1]
+        colour = colours.setdefault(part, f"C{len(colours)}")
+        ax.plot(epochs, history[:, key], label=key, color=colour,
+                linestyle="--" if key.startswith("valid") else "-")
     ax.set_xlabel("epoch")
     ax.set_ylabel("nats per sample")
     ax.legend(fontsize="small")

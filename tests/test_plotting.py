@@ -131,4 +131,5 @@ def test_plot_history_with_validation(digits):
     ax = plot_history(vae.history_, keys=["train_kl", "valid_kl"])
     lines = ax.get_lines()
     assert [line.get_label() for line in lines] == ["train_kl", "valid_kl"]
-    assert lines[1].get_linestyle() == "--"
+    assert lines[0].get_linestyle() == "-" and lines[1].get_linestyle() == "--"
+    assert lines[0].get_color() == lines[1].get_color()  # one colour per loss part
