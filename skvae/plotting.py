@@ -6,7 +6,13 @@ Needs matplotlib (``pip install "skvae[plot]"``). Every function draws on a give
 
 import numpy as np
 
-__all__ = ["plot_latent", "plot_images", "plot_reconstructions", "plot_history"]
+__all__ = [
+    "plot_latent",
+    "plot_latent_grid",
+    "plot_images",
+    "plot_reconstructions",
+    "plot_history",
+]
 
 
 def _pyplot():
@@ -87,6 +93,17 @@ def plot_latent(Z, y=None, *, ax=None, target_names=None, s=6, title=None):
     return ax
 
 
+def _mosaic(images, n_cols):
+    """Tile images of shape (n, h, w) row by row, with one NaN (blank) pixel between them."""
+    n, h, w = images.shape
+    n_rows = int(np.ceil(n / n_cols))
+    grid = np.full((n_rows * (h + 1) - 1, min(n, n_cols) * (w + 1) - 1), np.nan)
+    for i, img in enumerate(images):
+        r, c = divmod(i, n_cols)
+        grid[r * (h + 1):r * (h + 1) + h, c * (w + 1):c * (w + 1) + w] = img
+    return grid
+
+
 def plot_images(X, *, image_shape=None, n_cols=10, ax=None, title=None, cmap="gray_r"):
     """Show flattened images as one grid.
 
@@ -116,10 +133,7 @@ def plot_images(X, *, image_shape=None, n_cols=10, ax=None, title=None, cmap="gr
     h, w = _image_shape(X.shape[1], image_shape)
     n = len(X)
     n_rows = int(np.ceil(n / n_cols))
-    grid = np.full((n_rows * (h + 1) - 1, min(n, n_cols) * (w + 1) - 1), np.nan)
-    for i, img in enumerate(X.reshape(n, h, w)):
-        r, c = divmod(i, n_cols)
-        grid[r * (h + 1):r * (h + 1) + h, c * (w + 1):c * (w + 1) + w] = img
+    grid = _mosaic(X.reshape(n, h, w), n_cols)
     if ax is None:
         _, ax = plt.subplots(figsize=(min(n, n_cols) * 0.8, n_rows * 0.8))
     ax.imshow(grid, cmap=cmap, interpolation="nearest")
@@ -159,6 +173,90 @@ def plot_reconstructions(estimator, X, *, image_shape=None, n_images=10, ax=None
                        title=title or "originals (top) and reconstructions (bottom)")
 
 
+def plot_latent_grid(estimator, *, n_per_side=15, extent=(-2.0, 2.0), dims=(0, 1),
+                     image_shape=None, ax=None, title=None, cmap="gray_r"):
+    """Decode a regular grid of points of the latent plane and show it as one mosaic.
+
+    The two latent dimensions ``dims`` run over ``extent``; every other dimension is
+    held at 0, the prior mean. Each grid point is decoded with
+    ``estimator.inverse_transform`` and drawn where it lies, so the axes are in latent
+    units (``z[dims[0]]`` to the right, ``z[dims[1]]`` upwards) and the mosaic can be
+    read side by side with :func:`plot_latent`.
+
+    Parameters
+    ----------
+    estimator : fitted VAETransformer or VAEClassifier
+        Any fitted estimator with ``n_components`` and ``inverse_transform``.
+    n_per_side : int, default=15
+        Images along each axis (``n_per_side ** 2`` in all).
+    extent : (float, float), default=(-2.0, 2.0)
+        Lowest and highest latent value on both axes. The prior is N(0, I), so
+        (-2, 2) covers about 95 % of its mass along each axis.
+    dims : (int, int), default=(0, 1)
+        The two latent dimensions to vary.
+    image_shape : (h, w) or (1, h, w), optional
+        Guessed for square images when omitted.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure when omitted.
+    title : str, optional
+    cmap : str, default='gray_r'
+
+    Returns
+    -------
+    ax : matplotlib Axes
+
+    See Also
+    --------
+    plot_latent : Scatter the codes of real data in the same plane.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skvae import VAETransformer
+    >>> X = load_digits().data / 16
+    >>> vae = VAETransformer(n_components=2, max_iter=2, random_state=0).fit(X)
+    >>> ax = plot_latent_grid(vae, n_per_side=5)
+    >>> ax.images[0].get_array().shape  # 5 x 5 images of 8 x 8 pixels, 1-pixel gaps
+    (44, 44)
+    """
+    plt = _pyplot()
+    n_components = int(estimator.n_components)
+    dims = tuple(int(d) for d in dims)
+    if len(dims) != 2 or dims[0] == dims[1] or not all(0 <= d < n_components for d in dims):
+        raise ValueError(
+            f"dims must be two different latent dimensions in [0, {n_components}), got {dims}."
+        )
+    if int(n_per_side) < 1:
+        raise ValueError(f"n_per_side must be a positive integer, got {n_per_side!r}.")
+    n = int(n_per_side)
+    lo, hi = (float(v) for v in extent)
+    if not lo < hi:
+        raise ValueError(f"extent must be (low, high) with low < high, got {extent!r}.")
+    values = np.linspace(lo, hi, n) if n > 1 else np.array([(lo + hi) / 2])
+    # Top row first: the largest value of the vertical dimension at the top.
+    Z = np.zeros((n * n, n_components))
+    Z[:, dims[0]] = np.tile(values, n)
+    Z[:, dims[1]] = np.repeat(values[::-1], n)
+    decoded = np.asarray(estimator.inverse_transform(Z))
+    h, w = _image_shape(decoded.shape[1], image_shape)
+    grid = _mosaic(decoded.reshape(n * n, h, w), n)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 6))
+    # Place the mosaic so that the centre of each image lies on its latent point.
+    step = (hi - lo) / (n - 1) if n > 1 else (hi - lo)
+    half_w = step * w / (2 * (w + 1)) if n > 1 else step / 2
+    half_h = step * h / (2 * (h + 1)) if n > 1 else step / 2
+    mid = (lo + hi) / 2 if n == 1 else None
+    x0, x1 = (lo - half_w, hi + half_w) if mid is None else (mid - half_w, mid + half_w)
+    y0, y1 = (lo - half_h, hi + half_h) if mid is None else (mid - half_h, mid + half_h)
+    ax.imshow(grid, cmap=cmap, interpolation="nearest", extent=(x0, x1, y0, y1))
+    ax.set_xlabel(f"z[{dims[0]}]")
+    ax.set_ylabel(f"z[{dims[1]}]")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
 def plot_history(history, *, keys=None, ax=None, title=None):
     """Plot per-epoch curves from a fitted estimator's ``history_``.
 
@@ -167,7 +265,8 @@ def plot_history(history, *, keys=None, ax=None, title=None):
     history : skorch History (``estimator.history_``)
     keys : sequence of str, optional
         History keys to plot; by default every ``train_*`` / ``valid_*`` loss part
-        recorded (loss, reconstruction, kl, classification).
+        recorded (loss, reconstruction, kl, classification). Each part gets one colour,
+        solid for ``train_*`` and dashed for ``valid_*``.
     ax : matplotlib Axes, optional
     title : str, optional
 
@@ -189,8 +288,13 @@ def plot_history(history, *, keys=None, ax=None, title=None):
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 4))
     epochs = history[:, "epoch"]
+    # One colour per loss part, solid for training and dashed for validation.
+    colours = {}
     for key in keys:
-        ax.plot(epochs, history[:, key], label=key, linestyle="--" if "valid" in key else "-")
+        part = key.split("_", 1)[-1]
+        colour = colours.setdefault(part, f"C{len(colours)}")
+        ax.plot(epochs, history[:, key], label=key, color=colour,
+                linestyle="--" if key.startswith("valid") else "-")
     ax.set_xlabel("epoch")
     ax.set_ylabel("nats per sample")
     ax.legend(fontsize="small")

@@ -1,0 +1,68 @@
+"""
+Training curves from ``history_``
+=================================
+
+Every fitted :class:`~skvae.VAETransformer` keeps skorch's per-epoch record in
+``history_``: the training loss (the negative ELBO per sample, in nats) and its two parts,
+the reconstruction term and the KL term. With ``early_stopping=True`` a share of the rows is
+held out and the same parts are recorded on it as ``valid_*``.
+:func:`skvae.plotting.plot_history` draws them.
+"""
+
+# %%
+# Train with early stopping: 10 % of the rows are held out, and training stops when the
+# validation loss has not improved for ``n_iter_no_change`` epochs (the best weights are
+# kept).
+import matplotlib.pyplot as plt
+import pandas as pd
+from sklearn.datasets import load_digits
+
+from skvae import VAETransformer
+from skvae.plotting import plot_history
+
+X = load_digits().data / 16.0
+vae = VAETransformer(n_components=8, max_iter=300, early_stopping=True, n_iter_no_change=15,
+                     device="cpu", random_state=0)
+vae.fit(X)
+print(f"stopped after {vae.n_iter_} of {vae.max_iter} epochs")
+
+# %%
+# ``history_`` can be sliced like skorch's ``History``: ``history_[:, key]`` is one value
+# per epoch. Here are the last epochs as a table.
+keys = ["train_loss", "train_reconstruction", "train_kl",
+        "valid_loss", "valid_reconstruction", "valid_kl"]
+table = pd.DataFrame({key: vae.history_[:, key] for key in keys},
+                     index=pd.Index(vae.history_[:, "epoch"], name="epoch"))
+print(table.tail().round(2).to_string())
+
+# %%
+# The loss falls quickly at first. The KL term first drops to almost zero: the code is
+# ignored and every digit is decoded as much the same blur. Then it *rises* while the
+# reconstruction term keeps falling: the encoder puts information into the code (moving
+# the posterior away from the prior) as long as that buys a better reconstruction. The
+# dashed validation curves follow the training ones and flatten out, and early stopping
+# ends the run.
+fig, (ax_all, ax_kl) = plt.subplots(1, 2, figsize=(12, 4.5))
+plot_history(vae.history_, ax=ax_all, title="loss and its parts")
+plot_history(vae.history_, keys=["train_kl", "valid_kl"], ax=ax_kl, title="KL term alone")
+fig.tight_layout()
+plt.show()
+
+# %%
+# ``beta`` weighs the KL term in the loss (a beta-VAE). A larger ``beta`` buys a code closer
+# to the prior (smaller KL) at the price of worse reconstructions; a smaller one the
+# opposite. Here are the final training parts for three values.
+rows = []
+for beta in (0.5, 1.0, 4.0):
+    model = VAETransformer(n_components=8, max_iter=100, beta=beta, device="cpu",
+                           random_state=0).fit(X)
+    rows.append({"beta": beta,
+                 "reconstruction": model.history_[-1, "train_reconstruction"],
+                 "KL": model.history_[-1, "train_kl"]})
+print(pd.DataFrame(rows).round(2).to_string(index=False))
+
+# %%
+# With ``beta=4`` the KL term is zero: the *posterior collapse* that the first epochs above
+# showed has become permanent. The code then holds nothing about the input and every
+# digit decodes to the same image, a useless feature for a classifier. If ``transform``
+# gives (nearly) the same code for every row, lower ``beta``.

@@ -1,0 +1,135 @@
+"""Tests for skvae.plotting: what each helper draws (no image comparison)."""
+
+import numpy as np
+import pytest
+
+matplotlib = pytest.importorskip("matplotlib")
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from skvae import VAETransformer  # noqa: E402
+from skvae.plotting import (  # noqa: E402
+    plot_history,
+    plot_images,
+    plot_latent,
+    plot_latent_grid,
+    plot_reconstructions,
+)
+
+FAST = dict(hidden_layer_sizes=(32,), max_iter=3, batch_size=64, device="cpu")
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def vae2(digits):
+    return VAETransformer(n_components=2, random_state=0, **FAST).fit(digits[0])
+
+
+@pytest.fixture(scope="module")
+def vae3(digits):
+    return VAETransformer(n_components=3, random_state=0, **FAST).fit(digits[0])
+
+
+def test_plot_latent_one_collection_per_class_with_legend():
+    Z = np.random.default_rng(0).normal(size=(30, 2))
+    y = np.arange(30) % 3
+    ax = plot_latent(Z, y, target_names=["a", "b", "c"], title="map")
+    assert len(ax.collections) == 3
+    assert sum(len(c.get_offsets()) for c in ax.collections) == 30
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b", "c"]
+    assert ax.get_title() == "map"
+
+
+def test_plot_latent_without_labels_and_bad_shape():
+    ax = plot_latent(np.zeros((5, 2)))
+    assert len(ax.collections) == 1 and ax.get_legend() is None
+    with pytest.raises(ValueError, match="n_samples, >= 2"):
+        plot_latent(np.zeros((5, 1)))
+
+
+def test_plot_images_tiles_with_gaps():
+    X = np.random.default_rng(0).random((12, 64))
+    ax = plot_images(X, n_cols=5)
+    grid = ax.images[0].get_array()
+    assert grid.shape == (3 * 9 - 1, 5 * 9 - 1)  # 3 rows, 5 columns of 8x8, 1-pixel gaps
+    np.testing.assert_allclose(grid[:8, :8], X[0].reshape(8, 8))
+    np.testing.assert_allclose(grid[9:17, 9:17], X[6].reshape(8, 8))
+
+
+def test_plot_images_rejects_unknown_shape():
+    with pytest.raises(ValueError, match="image_shape"):
+        plot_images(np.zeros((2, 10)))
+    with pytest.raises(ValueError, match="pixels"):
+        plot_images(np.zeros((2, 64)), image_shape=(7, 7))
+
+
+def test_plot_reconstructions_two_rows(vae2, digits):
+    X = digits[1][:6]
+    ax = plot_reconstructions(vae2, X, n_images=6)
+    grid = ax.images[0].get_array()
+    assert grid.shape == (2 * 9 - 1, 6 * 9 - 1)
+    np.testing.assert_allclose(grid[:8, :8], X[0].reshape(8, 8))
+    recon = vae2.inverse_transform(vae2.transform(X[:1]))
+    np.testing.assert_allclose(grid[9:, :8], recon.reshape(8, 8), rtol=1e-6)
+
+
+def test_plot_latent_grid_decodes_the_plane(vae2):
+    n = 4
+    ax = plot_latent_grid(vae2, n_per_side=n, extent=(-1.5, 1.5), title="grid")
+    grid = np.asarray(ax.images[0].get_array())
+    assert grid.shape == (n * 9 - 1, n * 9 - 1)
+    values = np.linspace(-1.5, 1.5, n)
+    # Top-left image: z = (-1.5, +1.5); bottom-right: z = (+1.5, -1.5).
+    top_left = vae2.inverse_transform([[values[0], values[-1]]]).reshape(8, 8)
+    bottom_right = vae2.inverse_transform([[values[-1], values[0]]]).reshape(8, 8)
+    np.testing.assert_allclose(grid[:8, :8], top_left, rtol=1e-6)
+    np.testing.assert_allclose(grid[-8:, -8:], bottom_right, rtol=1e-6)
+    # The image centres sit on the latent points: the extent is symmetric around them.
+    x0, x1, y0, y1 = ax.images[0].get_extent()
+    assert x0 < -1.5 < 1.5 < x1 and np.isclose(x0 + x1, 0) and np.isclose(y0 + y1, 0)
+    assert ax.get_xlabel() == "z[0]" and ax.get_ylabel() == "z[1]" and ax.get_title() == "grid"
+
+
+def test_plot_latent_grid_other_dims_held_at_zero(vae3):
+    ax = plot_latent_grid(vae3, n_per_side=3, dims=(2, 0))
+    grid = np.asarray(ax.images[0].get_array())
+    expected = vae3.inverse_transform([[2.0, 0.0, -2.0]]).reshape(8, 8)  # top-left
+    np.testing.assert_allclose(grid[:8, :8], expected, rtol=1e-6)
+    assert ax.get_xlabel() == "z[2]" and ax.get_ylabel() == "z[0]"
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(dims=(0, 0)), "dims"),
+        (dict(dims=(0, 3)), "dims"),
+        (dict(n_per_side=0), "n_per_side"),
+        (dict(extent=(1.0, -1.0)), "extent"),
+    ],
+)
+def test_plot_latent_grid_bad_arguments(vae3, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        plot_latent_grid(vae3, **kwargs)
+
+
+def test_plot_history_draws_every_recorded_part(vae2):
+    ax = plot_history(vae2.history_)
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert labels == ["train_loss", "train_reconstruction", "train_kl"]
+    np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), vae2.loss_curve_)
+    assert len(ax.get_lines()[0].get_xdata()) == vae2.n_iter_
+
+
+def test_plot_history_with_validation(digits):
+    vae = VAETransformer(n_components=2, early_stopping=True, random_state=0, **FAST)
+    vae.fit(digits[0])
+    ax = plot_history(vae.history_, keys=["train_kl", "valid_kl"])
+    lines = ax.get_lines()
+    assert [line.get_label() for line in lines] == ["train_kl", "valid_kl"]
+    assert lines[0].get_linestyle() == "-" and lines[1].get_linestyle() == "--"
+    assert lines[0].get_color() == lines[1].get_color()  # one colour per loss part
