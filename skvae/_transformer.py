@@ -61,6 +61,11 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         Patience, in epochs, of early stopping.
     device : str, default='auto'
         ``'auto'`` (a GPU when there is one), ``'cpu'``, ``'cuda'`` or ``'cuda:N'``.
+    precision : {'32', 'bf16-mixed'}, default='32'
+        ``'bf16-mixed'`` runs the forward pass under bfloat16 autocast (the loss and
+        the weights stay float32). Meant for GPUs with bfloat16 support (Ampere or
+        newer), where it can shorten epochs; on CPU it runs but is usually slower.
+        float16 with loss scaling is not offered.
     callbacks : list of skorch callbacks or (name, callback) tuples, default=None
         Extra skorch callbacks, e.g. ``skorch.callbacks.Checkpoint``. They are copied
         at fit, never changed in place.
@@ -136,6 +141,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         validation_fraction=0.1,
         n_iter_no_change=10,
         device="auto",
+        precision="32",
         callbacks=None,
         verbose=0,
         random_state=None,
@@ -153,6 +159,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.device = device
+        self.precision = precision
         self.callbacks = callbacks
         self.verbose = verbose
         self.random_state = random_state
