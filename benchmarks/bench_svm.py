@@ -197,6 +197,8 @@ def main(argv=None):
         ax.annotate(r["model"], (total, r["accuracy"]), fontsize=7,
                     xytext=(4, 3), textcoords="offset points")
     ax.set_xscale("log")
+    lo, hi = ax.get_xlim()
+    ax.set_xlim(lo, hi * 4)  # room for the labels
     ax.set_xlabel("fit + predict seconds (log scale)")
     ax.set_ylabel("test accuracy")
     ax.set_title(f"Fashion-MNIST ({args.n_train} train / {args.n_test} test): "
