@@ -9,13 +9,40 @@ are moved to the device once, as one tensor, and each batch is a slice (or an
 index into it when shuffling), with no per-row Python.
 """
 
+import contextlib
 import math
 
 import numpy as np
 import torch
 from skorch import NeuralNet
 
-__all__ = ["VAENet", "TensorData", "BatchIterator", "RandomSplit"]
+__all__ = ["VAENet", "TensorData", "BatchIterator", "RandomSplit", "PRECISIONS"]
+
+#: Values of ``precision``: full float32, or bfloat16 autocast for the forward pass.
+PRECISIONS = ("32", "bf16-mixed")
+
+
+@contextlib.contextmanager
+def flush_denormal(enabled):
+    """Flush denormal floats to zero inside the block, restoring the old mode after.
+
+    Adam's second-moment estimates decay towards denormal magnitudes as training
+    goes on, and denormal arithmetic is slow on x86 CPUs; flushing them changes
+    values below ~1e-38 only. ``torch.set_flush_denormal`` is process-global, hence
+    the save and restore. (torch has no getter: the current mode is probed by
+    flushing a denormal literal.)
+    """
+    if not enabled:
+        yield
+        return
+    tiny = torch.tensor([1e-40], dtype=torch.float32)
+    was_on = bool((tiny * 1.0) == 0)
+    supported = torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        if supported and not was_on:
+            torch.set_flush_denormal(False)
 
 
 class TensorData(torch.utils.data.Dataset):
@@ -71,7 +98,9 @@ class BatchIterator:
             order = torch.randperm(n).to(X.device)
             for start in range(0, n, bs):
                 idx = order[start:start + bs]
-                yield X[idx], (None if y is None else y[idx])
+                # index_select: ~2x faster than X[idx] (advanced indexing) on CPU.
+                yield (torch.index_select(X, 0, idx),
+                       None if y is None else torch.index_select(y, 0, idx))
         else:
             for start in range(0, n, bs):
                 yield X[start:start + bs], (None if y is None else y[start:start + bs])
@@ -137,16 +166,28 @@ class VAENet(NeuralNet):
         Weight of a ``'classification'`` term, if the module has one.
     shuffle : bool
         Shuffle the training rows at every epoch.
+    precision : {'32', 'bf16-mixed'}
+        ``'bf16-mixed'`` runs the forward pass under ``torch.autocast`` with bfloat16
+        (the loss is still summed in float32, and no gradient scaling is needed).
+    flush_denormal : bool
+        Flush denormal floats to zero during fit on CPU (see :func:`flush_denormal`).
     **kwargs
         Passed on to :class:`skorch.NeuralNet`.
     """
 
-    def __init__(self, module, *args, beta=1.0, alpha=1.0, shuffle=True,
-                 criterion=torch.nn.Module, **kwargs):
+    def __init__(self, module, *args, beta=1.0, alpha=1.0, shuffle=True, precision="32",
+                 flush_denormal=True, criterion=torch.nn.Module, **kwargs):
         super().__init__(module, *args, criterion=criterion, **kwargs)
         self.beta = beta
         self.alpha = alpha
         self.shuffle = shuffle
+        self.precision = precision
+        self.flush_denormal = flush_denormal
+
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        cpu = torch.device(self.device).type == "cpu" if self.device else True
+        with flush_denormal(self.flush_denormal and cpu):
+            return super().partial_fit(X, y, classes=classes, **fit_params)
 
     # -- data path -------------------------------------------------------------
     def get_dataset(self, X, y=None):
@@ -163,7 +204,14 @@ class VAENet(NeuralNet):
 
     def infer(self, x, **fit_params):
         # Batches already live on the device as tensors.
-        return self.module_(x, **fit_params)
+        if self.precision == "32":
+            return self.module_(x, **fit_params)
+        if self.precision != "bf16-mixed":
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}.")
+        with torch.autocast(torch.device(self.device).type, dtype=torch.bfloat16):
+            out = self.module_(x, **fit_params)
+        # The loss (a sum over many pixels) is computed in float32.
+        return tuple(o.float() if o.is_floating_point() else o for o in out)
 
     # -- loss ------------------------------------------------------------------
     def get_loss(self, y_pred, y_true, X=None, training=False):

@@ -27,7 +27,19 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
     n_components : int, default=16
         Size of the latent code (the number of output features of ``transform``).
     hidden_layer_sizes : sequence of int, default=(256, 128)
-        Widths of the encoder's hidden layers; the decoder mirrors them.
+        Widths of the encoder's fully connected hidden layers; the decoder mirrors them.
+        With ``architecture='conv'`` these come after the convolutions.
+    architecture : {'mlp', 'conv'}, default='mlp'
+        ``'mlp'``: fully connected layers only. ``'conv'``: for images, two stride-2
+        3 x 3 convolutions (32 and 64 channels) before the fully connected layers, and
+        transposed convolutions mirroring them in the decoder. X stays 2-D (one
+        flattened image per row); the model reshapes it with ``image_shape``.
+    image_shape : tuple of int or None, default=None
+        ``(channels, height, width)`` of one image, e.g. ``(1, 28, 28)``; rows of X are
+        images flattened channels first (``images.reshape(n, -1)``). Its product must
+        equal the number of features. None with ``architecture='conv'`` takes a square
+        one-channel image (needs a perfect-square number of features, else fit raises
+        ValueError). Ignored by ``'mlp'`` apart from that check.
     likelihood : {'bernoulli', 'gaussian'}, default='bernoulli'
         Observation model ``p(x | z)``. ``'bernoulli'`` is for data in [0, 1] such as
         pixel intensities (X outside [0, 1] is an error); ``'gaussian'`` is for any
@@ -49,6 +61,11 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         Patience, in epochs, of early stopping.
     device : str, default='auto'
         ``'auto'`` (a GPU when there is one), ``'cpu'``, ``'cuda'`` or ``'cuda:N'``.
+    precision : {'32', 'bf16-mixed'}, default='32'
+        ``'bf16-mixed'`` runs the forward pass under bfloat16 autocast (the loss and
+        the weights stay float32). Meant for GPUs with bfloat16 support (Ampere or
+        newer), where it can shorten epochs; on CPU it runs but is usually slower.
+        float16 with loss scaling is not offered.
     callbacks : list of skorch callbacks or (name, callback) tuples, default=None
         Extra skorch callbacks, e.g. ``skorch.callbacks.Checkpoint``. They are copied
         at fit, never changed in place.
@@ -99,6 +116,13 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
     (3, 64)
     >>> vae.sample(2, random_state=0).shape
     (2, 64)
+
+    The same digits as 8 x 8 one-channel images, through a convolutional VAE:
+
+    >>> conv = VAETransformer(n_components=4, architecture="conv", image_shape=(1, 8, 8),
+    ...                       max_iter=2, random_state=0).fit(X)
+    >>> conv.transform(X[:3]).shape
+    (3, 4)
     """
 
     def __init__(
@@ -106,6 +130,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         n_components=16,
         *,
         hidden_layer_sizes=(256, 128),
+        architecture="mlp",
+        image_shape=None,
         likelihood="bernoulli",
         beta=1.0,
         max_iter=100,
@@ -115,12 +141,15 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         validation_fraction=0.1,
         n_iter_no_change=10,
         device="auto",
+        precision="32",
         callbacks=None,
         verbose=0,
         random_state=None,
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
+        self.architecture = architecture
+        self.image_shape = image_shape
         self.likelihood = likelihood
         self.beta = beta
         self.max_iter = max_iter
@@ -130,6 +159,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.device = device
+        self.precision = precision
         self.callbacks = callbacks
         self.verbose = verbose
         self.random_state = random_state

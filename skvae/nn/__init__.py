@@ -1,14 +1,18 @@
 """Pure PyTorch parts of skvae: modules and loss terms (no scikit-learn, no skorch)."""
 
+from .conv import ConvDecoder, ConvEncoder, conv_sizes
 from .losses import LIKELIHOODS, gaussian_kl, reconstruction_nll
 from .modules import MLP, VAE, MLPDecoder, MLPEncoder
 
 __all__ = [
     "LIKELIHOODS",
     "MLP",
+    "ConvDecoder",
+    "ConvEncoder",
     "MLPDecoder",
     "MLPEncoder",
     "VAE",
+    "conv_sizes",
     "gaussian_kl",
     "reconstruction_nll",
 ]

@@ -1,0 +1,166 @@
+"""Convolutional encoder and decoder for images given as flattened rows.
+
+Pure PyTorch: imports neither scikit-learn nor skorch. Inputs arrive flattened,
+``(n, C * H * W)`` as in a scikit-learn ``X``; the modules reshape inside. Any
+height and width work (28 x 28 Fashion-MNIST, 8 x 8 sklearn digits, odd sizes):
+each stride-2 convolution maps a side ``s`` to ``ceil(s / 2)`` and the decoder's
+transposed convolutions choose their ``output_padding`` so that they land on the
+encoder's sizes exactly, so no cropping is needed.
+"""
+
+import math
+
+import torch
+from torch import nn
+
+from .modules import MLP
+
+__all__ = ["ConvEncoder", "ConvDecoder", "conv_sizes"]
+
+
+def _check_image_shape(image_shape):
+    shape = tuple(int(s) for s in image_shape)
+    if len(shape) != 3 or min(shape) < 1:
+        raise ValueError(
+            "image_shape must be (channels, height, width) with positive sizes; "
+            f"got {image_shape!r}."
+        )
+    return shape
+
+
+def conv_sizes(height, width, n_layers):
+    """Spatial sizes after each stride-2 convolution (kernel 3, padding 1).
+
+    Parameters
+    ----------
+    height, width : int
+        Input image size.
+    n_layers : int
+        Number of convolutions.
+
+    Returns
+    -------
+    list of (int, int)
+        ``n_layers + 1`` sizes, the input's first; each side goes to ``ceil(side / 2)``.
+
+    Examples
+    --------
+    >>> conv_sizes(28, 28, 2)
+    [(28, 28), (14, 14), (7, 7)]
+    >>> conv_sizes(8, 7, 2)
+    [(8, 7), (4, 4), (2, 2)]
+    """
+    sizes = [(int(height), int(width))]
+    for _ in range(n_layers):
+        h, w = sizes[-1]
+        sizes.append((math.ceil(h / 2), math.ceil(w / 2)))
+    return sizes
+
+
+class ConvEncoder(nn.Module):
+    """Map flattened images to the mean and log-variance of ``q(z | x)``.
+
+    Stride-2 3 x 3 convolutions with ReLU (each halves the image side, rounding
+    up), then fully connected hidden layers, then a linear head.
+
+    Parameters
+    ----------
+    image_shape : tuple of int
+        ``(channels, height, width)`` of one image; inputs have ``C * H * W`` columns
+        in C-order (channels first, then rows), as ``images.reshape(n, -1)`` gives.
+    n_latent : int
+        Latent size.
+    n_condition : int, default=0
+        Size of an optional conditioning vector ``c`` joined to the features before
+        the head, for ``q(z | x, c)``; the same contract as :class:`MLPEncoder`.
+    channels : sequence of int, default=(32, 64)
+        Output channels of the convolutions, one stride-2 layer each.
+    hidden_layer_sizes : sequence of int, default=(256,)
+        Widths of the fully connected layers after the convolutions.
+
+    Examples
+    --------
+    >>> import torch
+    >>> enc = ConvEncoder((1, 8, 8), 2, channels=(4, 8), hidden_layer_sizes=(16,))
+    >>> mu, logvar = enc(torch.zeros(3, 64))
+    >>> mu.shape, logvar.shape
+    (torch.Size([3, 2]), torch.Size([3, 2]))
+    """
+
+    def __init__(self, image_shape, n_latent, n_condition=0, channels=(32, 64),
+                 hidden_layer_sizes=(256,)):
+        super().__init__()
+        self.image_shape = _check_image_shape(image_shape)
+        c, h, w = self.image_shape
+        layers = []
+        for c_in, c_out in zip((c, *channels[:-1]), channels, strict=True):
+            layers += [nn.Conv2d(c_in, c_out, kernel_size=3, stride=2, padding=1), nn.ReLU()]
+        self.conv = nn.Sequential(*layers)
+        h_out, w_out = conv_sizes(h, w, len(channels))[-1]
+        n_flat = (channels[-1] if channels else c) * h_out * w_out
+        sizes = [n_flat, *hidden_layer_sizes]
+        self.body = nn.Sequential(MLP(sizes), nn.ReLU()) if hidden_layer_sizes else nn.Identity()
+        self.head = nn.Linear(sizes[-1] + n_condition, 2 * n_latent)
+
+    def forward(self, x, c=None):
+        h = self.conv(x.reshape(x.shape[0], *self.image_shape))
+        h = self.body(h.flatten(1))
+        if c is not None:
+            h = torch.cat([h, c], dim=1)
+        mu, logvar = self.head(h).chunk(2, dim=1)
+        return mu, logvar
+
+
+class ConvDecoder(nn.Module):
+    """Map a latent code to flattened image logits (or means): the encoder mirrored.
+
+    Fully connected layers up to a small feature map, then stride-2 transposed
+    convolutions back to the image size; the output is flattened to
+    ``(n, C * H * W)``.
+
+    Parameters
+    ----------
+    n_inputs : int
+        Input size: the latent size plus any conditioning vector the caller joins.
+    image_shape : tuple of int
+        ``(channels, height, width)`` of the output image.
+    channels : sequence of int, default=(64, 32)
+        Channels of the feature maps entering each transposed convolution, the
+        smallest map first (the reverse of the encoder's ``channels``).
+    hidden_layer_sizes : sequence of int, default=(256,)
+        Widths of the fully connected layers, latent side first.
+
+    Examples
+    --------
+    >>> import torch
+    >>> dec = ConvDecoder(2, (1, 8, 8), channels=(8, 4), hidden_layer_sizes=(16,))
+    >>> dec(torch.zeros(3, 2)).shape
+    torch.Size([3, 64])
+    """
+
+    def __init__(self, n_inputs, image_shape, channels=(64, 32), hidden_layer_sizes=(256,)):
+        super().__init__()
+        self.image_shape = _check_image_shape(image_shape)
+        c, h, w = self.image_shape
+        sizes = conv_sizes(h, w, len(channels))[::-1]  # smallest map first
+        c0 = channels[0] if channels else c
+        self.map_shape = (c0, *sizes[0])
+        n_map = c0 * sizes[0][0] * sizes[0][1]
+        self.dense = nn.Sequential(MLP([n_inputs, *hidden_layer_sizes, n_map]), nn.ReLU())
+        layers = []
+        outs = (*channels[1:], c)
+        for i, (c_in, c_out) in enumerate(zip(channels, outs, strict=True)):
+            (h_in, w_in), (h_to, w_to) = sizes[i], sizes[i + 1]
+            # (s - 1) * 2 - 2 + 3 + p = 2 s - 1 + p must equal the target side.
+            pad = (h_to - 2 * h_in + 1, w_to - 2 * w_in + 1)
+            layers.append(nn.ConvTranspose2d(c_in, c_out, kernel_size=3, stride=2,
+                                             padding=1, output_padding=pad))
+            if i < len(channels) - 1:
+                layers.append(nn.ReLU())
+        if not channels:
+            self.dense = MLP([n_inputs, *hidden_layer_sizes, n_map])
+        self.deconv = nn.Sequential(*layers)
+
+    def forward(self, z):
+        h = self.dense(z).reshape(z.shape[0], *self.map_shape)
+        return self.deconv(h).flatten(1)
