@@ -66,7 +66,7 @@ class VAEClassifier(
         for any real-valued data and learns one noise scale per feature.
     beta : float, default=1.0
         Weight of the KL terms (of ``z``, and of ``y`` for unlabelled rows).
-    alpha : float, default=100.0
+    alpha : float, default=10.0
         Weight of the classification cross-entropy, which is averaged over the
         labelled rows of each batch (so ``alpha`` does not depend on the share of
         labelled rows). The negative bound is in nats per row, about the number
@@ -184,7 +184,7 @@ class VAEClassifier(
         hidden_layer_sizes=(256, 128),
         likelihood="bernoulli",
         beta=1.0,
-        alpha=100.0,
+        alpha=10.0,
         max_iter=100,
         batch_size=128,
         learning_rate=1e-3,
@@ -327,7 +327,8 @@ class VAEClassifier(
         y_pred : ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
-        return self.classes_[self._logits(X).argmax(dim=1).numpy()]
+        best = self._logits(X).argmax(dim=1).numpy()
+        return self.classes_[best]
 
     # -- the generative side -----------------------------------------------------
     def transform(self, X):
