@@ -51,8 +51,8 @@ def digits():
 
 
 def small(**kwargs):
-    params = dict(n_components=4, hidden_layer_sizes=(64,), max_iter=3, device="cpu",
-                  random_state=0)
+    params = {"n_components": 4, "hidden_layer_sizes": (64,), "max_iter": 3, "device": "cpu",
+              "random_state": 0}
     params.update(kwargs)
     return VAEClassifier(**params)
 
@@ -193,3 +193,22 @@ def test_conditional_samples_are_recognised(digits, labelled_model):
         samples = labelled_model.sample(100, y=k, random_state=int(k))
         recognised = np.mean(svc.predict(samples) == k)
         assert recognised >= 0.7, f"class {k}: only {recognised:.0%} recognised"
+
+
+def test_unlabelled_rows_help(digits):
+    # 10 % of the training labels kept: the unlabelled rows must improve on the same
+    # estimator fitted on the labelled rows alone, over several seeds.
+    X_train, X_test, y_train, y_test = digits
+    gains = []
+    for seed in (0, 1, 2):
+        split = StratifiedShuffleSplit(1, train_size=0.1, random_state=seed)
+        lab = next(split.split(X_train, y_train))[0]
+        y_semi = np.full(len(y_train), -1)
+        y_semi[lab] = y_train[lab]
+        params = {"n_components": 4, "hidden_layer_sizes": (128,), "max_iter": 20,
+                  "device": "cpu", "random_state": seed}
+        semi = VAEClassifier(**params).fit(X_train, y_semi).score(X_test, y_test)
+        alone = VAEClassifier(**params).fit(X_train[lab], y_train[lab]).score(X_test, y_test)
+        gains.append(semi - alone)
+    assert min(gains) > 0, gains
+    assert np.mean(gains) >= 0.03, gains
