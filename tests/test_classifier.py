@@ -168,7 +168,7 @@ def test_pickle_clone_determinism(digits):
 
 def test_pipeline_and_grid_search(digits):
     X_train, X_test, y_train, y_test = digits
-    pipe = make_pipeline(MinMaxScaler(), small(max_iter=2))
+    pipe = make_pipeline(MinMaxScaler(clip=True), small(max_iter=2))
     grid = GridSearchCV(
         pipe, {"vaeclassifier__alpha": [1.0, 100.0], "vaeclassifier__n_components": [2, 4]},
         cv=2, n_jobs=2,
