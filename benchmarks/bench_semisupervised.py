@@ -116,7 +116,8 @@ def report(rows, args):
         f"(median over seeds {args.seeds})",
         "",
         f"Command: `python benchmarks/bench_semisupervised.py --dataset {args.dataset} "
-        f"--n-train {args.n_train} --labels {' '.join(map(str, args.labels))} --epochs "
+        + (f"--n-train {args.n_train} " if args.dataset == "fashion" else "")
+        + f"--labels {' '.join(map(str, args.labels))} --epochs "
         f"{args.epochs} --seeds {' '.join(map(str, args.seeds))}` (CPU, 2 cores shared).",
         "",
         "| model | " + " | ".join(f"{n} labels" for n in labels) + " |",
