@@ -1,7 +1,8 @@
 """skvae: variational autoencoders as scikit-learn estimators, trained through skorch."""
 
+from ._classifier import VAEClassifier
 from ._transformer import VAETransformer
 
 __version__ = "0.1.0"
 
-__all__ = ["VAETransformer", "__version__"]
+__all__ = ["VAEClassifier", "VAETransformer", "__version__"]

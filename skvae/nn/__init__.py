@@ -2,10 +2,12 @@
 
 from .conv import ConvDecoder, ConvEncoder, conv_sizes
 from .losses import LIKELIHOODS, gaussian_kl, reconstruction_nll
+from .m2 import M2
 from .modules import MLP, VAE, MLPDecoder, MLPEncoder
 
 __all__ = [
     "LIKELIHOODS",
+    "M2",
     "MLP",
     "ConvDecoder",
     "ConvEncoder",
