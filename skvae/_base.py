@@ -138,7 +138,7 @@ class BaseVAE(BaseEstimator):
         ``image_shape=None`` with ``architecture='conv'`` means a square single-channel
         image, which needs ``n_features`` to be a perfect square.
         """
-        image_shape = getattr(self, "image_shape", None)
+        image_shape = self.image_shape
         if image_shape is None:
             side = math.isqrt(n_features)
             if side * side != n_features:
@@ -196,7 +196,7 @@ class BaseVAE(BaseEstimator):
     # -- building and fitting the net --------------------------------------------
     def _make_encoder(self, n_features, n_latent, n_condition=0):
         """Encoder ``(x, c=None) -> (mu, logvar)`` for the chosen architecture."""
-        if getattr(self, "architecture", "mlp") == "conv":
+        if self.architecture == "conv":
             return ConvEncoder(
                 self._image_shape(n_features), n_latent, n_condition,
                 channels=_CONV_CHANNELS, hidden_layer_sizes=self._hidden_sizes(),
@@ -205,7 +205,7 @@ class BaseVAE(BaseEstimator):
 
     def _make_decoder(self, n_inputs, n_features):
         """Decoder ``(n, n_inputs) -> (n, n_features)`` (logits or means), mirroring the encoder."""
-        if getattr(self, "architecture", "mlp") == "conv":
+        if self.architecture == "conv":
             return ConvDecoder(
                 n_inputs, self._image_shape(n_features),
                 channels=_CONV_CHANNELS[::-1], hidden_layer_sizes=self._hidden_sizes()[::-1],
@@ -239,7 +239,7 @@ class BaseVAE(BaseEstimator):
             # ~0.8x the epoch time of the default Adam on CPU (benchmarks/bench_speed.py).
             optimizer__fused=_fused_adam_ok(device),
             lr=self.learning_rate,
-            precision=getattr(self, "precision", "32"),
+            precision=self.precision,
             max_epochs=self.max_iter,
             batch_size=self.batch_size,
             train_split=(
@@ -258,8 +258,7 @@ class BaseVAE(BaseEstimator):
         X32, _ = self._validate_X(X, reset=first)
         targets = self._encode_targets(y, reset=first)
         if first:
-            if getattr(self, "architecture", "mlp") == "conv" or (
-                    getattr(self, "image_shape", None) is not None):
+            if self.architecture == "conv" or self.image_shape is not None:
                 self._image_shape(X32.shape[1])  # a clear error before building anything
             device = resolve_device(self.device)
             self._seed = int(check_random_state(self.random_state).randint(2**31 - 1))

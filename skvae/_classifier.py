@@ -60,6 +60,17 @@ class VAEClassifier(
     hidden_layer_sizes : sequence of int, default=(256, 128)
         Hidden widths of the encoder and of the classifier network; the decoder
         mirrors them.
+    architecture : {'mlp', 'conv'}, default='mlp'
+        ``'mlp'``: fully connected layers only. ``'conv'``: for images, two stride-2
+        3 x 3 convolutions (32 and 64 channels) before the fully connected layers, and
+        transposed convolutions mirroring them in the decoder. X stays 2-D (one
+        flattened image per row); the model reshapes it with ``image_shape``.
+    image_shape : tuple of int or None, default=None
+        ``(channels, height, width)`` of one image, e.g. ``(1, 28, 28)``; rows of X are
+        images flattened channels first (``images.reshape(n, -1)``). Its product must
+        equal the number of features. None with ``architecture='conv'`` takes a square
+        one-channel image (needs a perfect-square number of features, else fit raises
+        ValueError). Ignored by ``'mlp'`` apart from that check.
     likelihood : {'bernoulli', 'gaussian'}, default='bernoulli'
         Observation model ``p(x | z, y)``. ``'bernoulli'`` is for data in [0, 1]
         such as pixel intensities (X outside [0, 1] is an error); ``'gaussian'`` is
@@ -88,6 +99,11 @@ class VAEClassifier(
         Patience, in epochs, of early stopping.
     device : str, default='auto'
         ``'auto'`` (a GPU when there is one), ``'cpu'``, ``'cuda'`` or ``'cuda:N'``.
+    precision : {'32', 'bf16-mixed'}, default='32'
+        ``'bf16-mixed'`` runs the forward pass under bfloat16 autocast (the loss and
+        the weights stay float32). Meant for GPUs with bfloat16 support (Ampere or
+        newer), where it can shorten epochs; on CPU it runs but is usually slower.
+        float16 with loss scaling is not offered.
     callbacks : list of skorch callbacks or (name, callback) tuples, default=None
         Extra skorch callbacks. They are copied at fit, never changed in place.
     verbose : int, default=0
@@ -190,6 +206,8 @@ class VAEClassifier(
         n_components=16,
         *,
         hidden_layer_sizes=(256, 128),
+        architecture="mlp",
+        image_shape=None,
         likelihood="bernoulli",
         beta=1.0,
         alpha=10.0,
@@ -200,12 +218,15 @@ class VAEClassifier(
         validation_fraction=0.1,
         n_iter_no_change=10,
         device="auto",
+        precision="32",
         callbacks=None,
         verbose=0,
         random_state=None,
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
+        self.architecture = architecture
+        self.image_shape = image_shape
         self.likelihood = likelihood
         self.beta = beta
         self.alpha = alpha
@@ -216,6 +237,7 @@ class VAEClassifier(
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.device = device
+        self.precision = precision
         self.callbacks = callbacks
         self.verbose = verbose
         self.random_state = random_state

@@ -153,10 +153,16 @@ class M2(nn.Module):
     def elbo(self, x, eps=None):
         """Per-row M2 bound on ``log p(x)`` in nats, ``y`` marginalised under ``q(y|x)``.
 
-        ``eps`` (shape ``(n, n_latent)``) fixes the noise, the same draw for every class.
+        ``eps`` (shape ``(s, n_latent)``) fixes the noise: the same ``s`` draws for
+        every row and every class, averaged (so a row's value does not depend on the
+        other rows, as in :meth:`skvae.nn.VAE.elbo`). One fresh draw when omitted.
         """
-        nll, kl = self._marginal_parts(x, self.classify(x), eps)
-        return -(nll + kl)
+        logits = self.classify(x)
+        if eps is None:
+            return -sum(self._marginal_parts(x, logits))
+        n = x.shape[0]
+        bounds = [-sum(self._marginal_parts(x, logits, e.expand(n, -1))) for e in eps]
+        return torch.stack(bounds).mean(dim=0)
 
     def loss_terms(self, x, outputs, y):
         """Per-row loss parts (see the class Notes); ``y`` holds -1 for unlabelled rows.
