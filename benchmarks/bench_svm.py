@@ -73,6 +73,8 @@ def main(argv=None):
     parser.add_argument("--skip", nargs="*", default=[],
                         help="row-name prefixes to leave out, e.g. 'SVC on pixels'")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--tag", default="",
+                        help="suffix of the result files, e.g. '_classifier' for a partial run")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -159,7 +161,7 @@ def main(argv=None):
                            f"{'met' if ok else 'MISSED'}")
 
     RESULTS.mkdir(exist_ok=True)
-    stem = RESULTS / f"svm_{args.n_train}"
+    stem = RESULTS / f"svm_{args.n_train}{args.tag}"
     with open(f"{stem}.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()

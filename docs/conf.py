@@ -47,9 +47,7 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(str|int|float|bool|list|tuple|dict|None|object|callable|os\.PathLike)"),
     (r"py:.*", r"(optional|array-like|sequence|default|of|shape)"),
 ]
-# VAEClassifier is named in VAETransformer's "See Also"; it joins the API page with its
-# own branch. Remove this line then, so a broken reference to it fails the build again.
-nitpick_ignore = [("py:obj", "VAEClassifier")]
+nitpick_ignore = []
 
 if os.environ.get("SKVAE_DOCS_INTERSPHINX"):
     extensions.append("sphinx.ext.intersphinx")

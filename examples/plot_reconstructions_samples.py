@@ -16,7 +16,7 @@ import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from skvae import VAETransformer
+from skvae import VAEClassifier, VAETransformer
 from skvae.plotting import plot_images, plot_reconstructions
 
 X, y = load_digits(return_X_y=True)
@@ -68,5 +68,21 @@ fig, axes = plt.subplots(1, 3, figsize=(12, 4))
 for ax, (k, vae) in zip(axes, vaes.items(), strict=True):
     plot_images(vae.sample(30, random_state=0), n_cols=6, ax=ax,
                 title=f"samples, n_components={k}")
+fig.tight_layout()
+plt.show()
+
+# %%
+# Class-conditional samples
+# -------------------------
+# :class:`~skvae.VAEClassifier` decodes ``[z, onehot(y)]``, so ``sample(y=...)`` draws
+# inputs *of a chosen class*: the class goes in through ``y``, the style (slant, stroke
+# width) through the prior draw of ``z``. Each row below is one digit, ten draws each.
+X_train_c, _, y_train_c, _ = train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
+clf = VAEClassifier(n_components=4, max_iter=60, device="cpu", random_state=0)
+clf.fit(X_train_c, y_train_c)
+labels = np.repeat(clf.classes_, 10)
+fig, ax = plt.subplots(figsize=(7, 7))
+plot_images(clf.sample(len(labels), y=labels, random_state=0), n_cols=10, ax=ax,
+            title="VAEClassifier.sample(y=k): one row per class")
 fig.tight_layout()
 plt.show()
