@@ -108,7 +108,7 @@ def _escape_shape_underscores(app, what, name, obj, options, lines):
 
 
 def _unlink_sklearn_user_guide(app, what, name, obj, options, lines):
-    """Turn ``:ref:`` links into scikit-learn's user guide into plain text.
+    """Turn ``:ref:`` / ``:term:`` links into scikit-learn's docs into plain text.
 
     The API pages show the methods VAETransformer inherits from scikit-learn
     (``set_output``, ``get_params`` ...), whose docstrings point at labels of
@@ -118,8 +118,8 @@ def _unlink_sklearn_user_guide(app, what, name, obj, options, lines):
     if not getattr(obj, "__module__", "").startswith("sklearn."):
         return
     for i, line in enumerate(lines):
-        line = re.sub(r":ref:`([^`<]+?)\s*<[^`>]+>`", r"\1", line)
-        lines[i] = re.sub(r":ref:`([^`]+)`", r"\1", line)
+        line = re.sub(r":(?:ref|term):`([^`<]+?)\s*<[^`>]+>`", r"\1", line)
+        lines[i] = re.sub(r":(?:ref|term):`([^`]+)`", r"\1", line)
 
 
 def setup(app):

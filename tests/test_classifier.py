@@ -8,11 +8,11 @@ from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.model_selection import GridSearchCV, StratifiedShuffleSplit, train_test_split
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import MinMaxScaler
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.svm import SVC
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skvae import VAEClassifier
+from skvae import VAEClassifier, VAETransformer
 
 # The checks feed real-valued data (negative values included), which the default
 # likelihood='bernoulli' rightly refuses; the Gaussian likelihood accepts any real X.
@@ -196,20 +196,35 @@ def test_conditional_samples_are_recognised(digits, labelled_model):
         assert recognised >= 0.7, f"class {k}: only {recognised:.0%} recognised"
 
 
-def test_unlabelled_rows_help(digits):
-    # 10 % of the training labels kept: the unlabelled rows must improve on the same
-    # estimator fitted on the labelled rows alone, over several seeds.
-    X_train, X_test, y_train, y_test = digits
+@pytest.fixture(scope="module")
+def m1_codes(digits):
+    """M1: an unsupervised VAE's standardised codes of the digits (Kingma et al. 2014)."""
+    X_train, X_test, _, _ = digits
+    m1 = VAETransformer(n_components=16, beta=0.5, max_iter=100, device="cpu",
+                        random_state=0).fit(X_train)
+    scaler = StandardScaler().fit(m1.transform(X_train))
+    return scaler.transform(m1.transform(X_train)), scaler.transform(m1.transform(X_test))
+
+
+def test_unlabelled_rows_help(digits, m1_codes):
+    # 10 % of the training labels kept. M2 on M1's codes (the stacking of Kingma et al.)
+    # with the unlabelled rows must beat the same M2 fitted on the labelled rows alone,
+    # over several seeds. The labelled-only fit gets as many gradient steps (its epochs
+    # are ten times shorter), so the gain is the unlabelled rows', not training length's.
+    _, _, y_train, y_test = digits
+    Z_train, Z_test = m1_codes
     gains = []
     for seed in (0, 1, 2):
         split = StratifiedShuffleSplit(1, train_size=0.1, random_state=seed)
-        lab = next(split.split(X_train, y_train))[0]
+        lab = next(split.split(Z_train, y_train))[0]
         y_semi = np.full(len(y_train), -1)
         y_semi[lab] = y_train[lab]
-        params = {"n_components": 4, "hidden_layer_sizes": (128,), "max_iter": 20,
+        params = {"n_components": 8, "hidden_layer_sizes": (128,), "likelihood": "gaussian",
                   "device": "cpu", "random_state": seed}
-        semi = VAEClassifier(**params).fit(X_train, y_semi).score(X_test, y_test)
-        alone = VAEClassifier(**params).fit(X_train[lab], y_train[lab]).score(X_test, y_test)
-        gains.append(semi - alone)
+        epochs = 100
+        semi = VAEClassifier(max_iter=epochs, **params).fit(Z_train, y_semi)
+        alone = VAEClassifier(max_iter=epochs * len(y_train) // len(lab), **params)
+        alone.fit(Z_train[lab], y_train[lab])
+        gains.append(semi.score(Z_test, y_test) - alone.score(Z_test, y_test))
     assert min(gains) > 0, gains
-    assert np.mean(gains) >= 0.03, gains
+    assert np.mean(gains) >= 0.02, gains
