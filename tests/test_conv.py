@@ -19,15 +19,6 @@ from skvae.nn import ConvDecoder, ConvEncoder, conv_sizes
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny nets: one thread is faster, and on a loaded machine (more busy threads
-    # than cores) several OpenMP threads per process can make epochs 100x slower.
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
 
 @pytest.fixture(scope="module")
 def digits():

@@ -10,14 +10,6 @@ from skvae import VAETransformer
 from skvae._net import BatchIterator, TensorData, VAENet, flush_denormal
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 @pytest.fixture
 def X():
     return np.random.default_rng(0).random((103, 12)).astype(np.float32)

@@ -3,7 +3,7 @@
 from .conv import ConvDecoder, ConvEncoder, conv_sizes
 from .losses import LIKELIHOODS, gaussian_kl, reconstruction_nll
 from .m2 import M2
-from .modules import MLP, VAE, MLPDecoder, MLPEncoder
+from .modules import MLP, VAE, DecoderModel, MLPDecoder, MLPEncoder
 
 __all__ = [
     "LIKELIHOODS",
@@ -11,6 +11,7 @@ __all__ = [
     "MLP",
     "ConvDecoder",
     "ConvEncoder",
+    "DecoderModel",
     "MLPDecoder",
     "MLPEncoder",
     "VAE",

@@ -20,14 +20,14 @@ import math
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from .losses import LIKELIHOODS, gaussian_kl, reconstruction_nll
+from .losses import gaussian_kl
+from .modules import DecoderModel
 
 __all__ = ["M2"]
 
 
-class M2(nn.Module):
+class M2(DecoderModel):
     """Semi-supervised VAE with the class as a latent variable (Kingma et al., 2014, M2).
 
     Parameters
@@ -76,20 +76,12 @@ class M2(nn.Module):
     """
 
     def __init__(self, classifier, encoder, decoder, likelihood, n_features, n_classes):
-        super().__init__()
-        if likelihood not in LIKELIHOODS:
-            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}.")
         if n_classes < 2:
             raise ValueError(f"M2 needs at least 2 classes, got n_classes={n_classes}.")
+        super().__init__(decoder, likelihood, n_features)
         self.classifier = classifier
         self.encoder = encoder
-        self.decoder = decoder
-        self.likelihood = likelihood
         self.n_classes = int(n_classes)
-        if likelihood == "gaussian":
-            self.log_scale = nn.Parameter(torch.zeros(n_features))
-        else:
-            self.register_parameter("log_scale", None)
 
     # -- the three networks ------------------------------------------------------
     def classify(self, x):
@@ -107,16 +99,6 @@ class M2(nn.Module):
             c = torch.softmax(self.classify(x), dim=1)
         return self.encoder(x, c)
 
-    def decode(self, zc):
-        """Raw decoder output (logits or means) for ``[z, onehot(y)]``, flattened."""
-        out = self.decoder(zc)
-        return out.reshape(out.shape[0], -1)
-
-    def decode_mean(self, zc):
-        """``E[x | z, y]`` for ``zc = [z, onehot(y)]``: probabilities or means."""
-        out = self.decode(zc)
-        return torch.sigmoid(out) if self.likelihood == "bernoulli" else out
-
     def forward(self, x):
         """Class logits first (the prediction), as a 1-tuple; the rest is in ``loss_terms``."""
         return (self.classify(x),)
@@ -129,7 +111,7 @@ class M2(nn.Module):
             eps = torch.randn_like(mu)
         z = mu + eps * torch.exp(0.5 * logvar)
         decoded = self.decode(torch.cat([z, onehot], dim=1))
-        nll = reconstruction_nll(x, decoded, self.likelihood, self.log_scale)
+        nll = self.reconstruction_nll(x, decoded)
         return nll, gaussian_kl(mu, logvar)
 
     def _all_classes_parts(self, x, eps=None):

@@ -8,7 +8,7 @@ from torch import nn
 
 from .losses import LIKELIHOODS, gaussian_kl, reconstruction_nll
 
-__all__ = ["MLP", "MLPEncoder", "MLPDecoder", "VAE"]
+__all__ = ["MLP", "MLPEncoder", "MLPDecoder", "DecoderModel", "VAE"]
 
 
 class MLP(nn.Sequential):
@@ -97,7 +97,49 @@ class MLPDecoder(MLP):
         super().__init__([n_latent, *hidden_layer_sizes, n_features])
 
 
-class VAE(nn.Module):
+class DecoderModel(nn.Module):
+    """Common part of the generative modules: a decoder and its observation model.
+
+    Holds ``decoder``, ``likelihood`` and, for ``'gaussian'``, one learned log standard
+    deviation per feature (``log_scale``). :class:`VAE` and :class:`skvae.nn.M2` build on it.
+
+    Parameters
+    ----------
+    decoder : nn.Module
+        Returns logits (``'bernoulli'``) or means (``'gaussian'``), any shape ``(n, ...)``.
+    likelihood : {'bernoulli', 'gaussian'}
+        Observation model.
+    n_features : int
+        Size ``d`` of a flattened input.
+    """
+
+    def __init__(self, decoder, likelihood, n_features):
+        super().__init__()
+        if likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}.")
+        self.decoder = decoder
+        self.likelihood = likelihood
+        if likelihood == "gaussian":
+            self.log_scale = nn.Parameter(torch.zeros(n_features))
+        else:
+            self.register_parameter("log_scale", None)
+
+    def decode(self, z):
+        """Return the raw decoder output (logits or means), flattened."""
+        out = self.decoder(z)
+        return out.reshape(out.shape[0], -1)
+
+    def decode_mean(self, z):
+        """Return ``E[x | z]``: probabilities for ``'bernoulli'``, means for ``'gaussian'``."""
+        out = self.decode(z)
+        return torch.sigmoid(out) if self.likelihood == "bernoulli" else out
+
+    def reconstruction_nll(self, x, decoded):
+        """Per-row ``-log p(x | z)`` for a raw decoder output (see :func:`reconstruction_nll`)."""
+        return reconstruction_nll(x, decoded, self.likelihood, self.log_scale)
+
+
+class VAE(DecoderModel):
     """A variational autoencoder: encoder, reparameterised sample, decoder.
 
     Parameters
@@ -121,30 +163,12 @@ class VAE(nn.Module):
     """
 
     def __init__(self, encoder, decoder, likelihood, n_features):
-        super().__init__()
-        if likelihood not in LIKELIHOODS:
-            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}.")
+        super().__init__(decoder, likelihood, n_features)
         self.encoder = encoder
-        self.decoder = decoder
-        self.likelihood = likelihood
-        if likelihood == "gaussian":
-            self.log_scale = nn.Parameter(torch.zeros(n_features))
-        else:
-            self.register_parameter("log_scale", None)
 
     def encode(self, x):
         """Return ``(mu, logvar)`` of ``q(z | x)``."""
         return self.encoder(x)
-
-    def decode(self, z):
-        """Return the raw decoder output (logits or means), flattened."""
-        out = self.decoder(z)
-        return out.reshape(out.shape[0], -1)
-
-    def decode_mean(self, z):
-        """Return ``E[x | z]``: probabilities for ``'bernoulli'``, means for ``'gaussian'``."""
-        out = self.decode(z)
-        return torch.sigmoid(out) if self.likelihood == "bernoulli" else out
 
     @staticmethod
     def reparameterize(mu, logvar):
@@ -177,7 +201,7 @@ class VAE(nn.Module):
         z = mu.unsqueeze(0) + eps.unsqueeze(1) * torch.exp(0.5 * logvar).unsqueeze(0)
         decoded = self.decode(z.reshape(s * n, -1))
         x_rep = x.reshape(n, -1).repeat(s, 1)
-        nll = reconstruction_nll(x_rep, decoded, self.likelihood, self.log_scale).reshape(s, n)
+        nll = self.reconstruction_nll(x_rep, decoded).reshape(s, n)
         return -(nll.mean(dim=0) + gaussian_kl(mu, logvar))
 
     def loss_terms(self, x, outputs, y=None):
@@ -192,6 +216,6 @@ class VAE(nn.Module):
         """
         decoded, mu, logvar = outputs[:3]
         return {
-            "reconstruction": reconstruction_nll(x, decoded, self.likelihood, self.log_scale),
+            "reconstruction": self.reconstruction_nll(x, decoded),
             "kl": gaussian_kl(mu, logvar),
         }
