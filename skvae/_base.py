@@ -300,11 +300,13 @@ class BaseVAE(BaseEstimator):
         return np.array(Z, dtype=np.float32, copy=True), Z.dtype
 
     def _sample_latent(self, n_samples, random_state):
+        """Codes drawn from the N(0, I) prior: a float32 array (the model must be fitted)."""
+        check_is_fitted(self)
         if not isinstance(n_samples, Integral) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
         seed = int(check_random_state(random_state).randint(2**31 - 1))
         gen = torch.Generator().manual_seed(seed)
-        return torch.randn(int(n_samples), self.n_components, generator=gen)
+        return torch.randn(int(n_samples), self.n_components, generator=gen).numpy()
 
     #: Posterior draws per row in ``score_samples`` (fixed, shared by all rows).
     _n_score_draws = 4

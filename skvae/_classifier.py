@@ -397,8 +397,7 @@ class VAEClassifier(
             Decoded means (pixel probabilities in [0, 1] for ``'bernoulli'``).
         """
         rng = check_random_state(random_state)
-        z = self._sample_latent(n_samples, rng)
-        Z, dtype = self._check_latent(z.numpy())
+        Z = self._sample_latent(n_samples, rng)
         k = len(self.classes_)
         if y is None:
             codes = rng.randint(k, size=len(Z))
@@ -423,7 +422,7 @@ class VAEClassifier(
         out = self.net_.run_batched(
             self.net_.module_.decode_mean, np.concatenate([Z, onehot], axis=1)
         )
-        return self._answer(out, dtype)
+        return out.numpy()
 
     def score_samples(self, X):
         """Per-sample M2 bound on ``log p(x)`` in nats, the class marginalised.

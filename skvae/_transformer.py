@@ -255,10 +255,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             The decoded means (pixel probabilities in [0, 1] for ``'bernoulli'``), the
             usual way VAE samples are shown.
         """
-        check_is_fitted_ = self._sample_latent  # validates n_samples; fitted check below
-        z = check_is_fitted_(n_samples, random_state)
-        Z, dtype = self._check_latent(z.numpy())
-        return self._answer(self.net_.run_batched(self.net_.module_.decode_mean, Z), dtype)
+        Z = self._sample_latent(n_samples, random_state)
+        return self.net_.run_batched(self.net_.module_.decode_mean, Z).numpy()
 
     def score_samples(self, X):
         """Per-sample evidence lower bound (ELBO), in nats.
