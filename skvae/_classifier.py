@@ -148,8 +148,9 @@ class VAEClassifier(
     ``-log p(x | z, y) + beta * (KL(q(z|x,y) || N(0, I)) + log K)
     + alpha * CE(q(y|x), y)``; for unlabelled rows the expectation over ``q(y | x)``
     of the first two terms plus ``beta * KL(q(y|x) || uniform)``, evaluated exactly by
-    decoding the row under each of the ``K`` classes (an unlabelled row costs about
-    ``K`` labelled ones).
+    decoding the row under each of the ``K`` classes. The encoder's hidden layers run
+    once per row and only its output layer and the decoder once per class, so an
+    unlabelled row costs less than ``K`` labelled ones, but several.
 
     Choices, measured on digits with 10 % of the labels (see ``docs/classifier.md``):
     the cross-entropy is averaged over the labelled rows of each batch, so few labels

@@ -13,7 +13,7 @@ import math
 import torch
 from torch import nn
 
-from .modules import MLP
+from .modules import MLP, _Encoder
 
 __all__ = ["ConvEncoder", "ConvDecoder", "conv_sizes"]
 
@@ -57,7 +57,7 @@ def conv_sizes(height, width, n_layers):
     return sizes
 
 
-class ConvEncoder(nn.Module):
+class ConvEncoder(_Encoder):
     """Map flattened images to the mean and log-variance of ``q(z | x)``.
 
     Stride-2 3 x 3 convolutions with ReLU (each halves the image side, rounding
@@ -102,13 +102,9 @@ class ConvEncoder(nn.Module):
         self.body = nn.Sequential(MLP(sizes), nn.ReLU()) if hidden_layer_sizes else nn.Identity()
         self.head = nn.Linear(sizes[-1] + n_condition, 2 * n_latent)
 
-    def forward(self, x, c=None):
+    def features(self, x):
         h = self.conv(x.reshape(x.shape[0], *self.image_shape))
-        h = self.body(h.flatten(1))
-        if c is not None:
-            h = torch.cat([h, c], dim=1)
-        mu, logvar = self.head(h).chunk(2, dim=1)
-        return mu, logvar
+        return self.body(h.flatten(1))
 
 
 class ConvDecoder(nn.Module):

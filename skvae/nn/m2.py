@@ -37,7 +37,10 @@ class M2(DecoderModel):
         (an encoder's ``(mu, logvar)``) is accepted and its first element used.
     encoder : nn.Module
         ``encoder(x, c) -> (mu, logvar)`` of ``q(z | x, y)``, with ``c`` the one-hot
-        class (or class probabilities), of width ``n_classes``.
+        class (or class probabilities), of width ``n_classes``. An encoder that also
+        has ``features(x)`` and ``from_features(h, c)`` (as
+        :class:`~skvae.nn.MLPEncoder` and :class:`~skvae.nn.ConvEncoder` do) has its
+        hidden layers run once per unlabelled row instead of once per row and class.
     decoder : nn.Module
         Maps ``[z, onehot(y)]`` of width ``n_latent + n_classes`` to logits
         (``'bernoulli'``) or means (``'gaussian'``) of ``p(x | z, y)``.
@@ -104,9 +107,12 @@ class M2(DecoderModel):
         return (self.classify(x),)
 
     # -- bounds ------------------------------------------------------------------
-    def _labelled_parts(self, x, onehot, eps=None):
-        """Per-row reconstruction NLL and z-KL with ``y`` given (one draw of z)."""
-        mu, logvar = self.encoder(x, onehot)
+    def _labelled_parts(self, x, onehot, eps=None, posterior=None):
+        """Per-row reconstruction NLL and z-KL with ``y`` given (one draw of z).
+
+        ``posterior`` is ``(mu, logvar)`` when the caller has it already.
+        """
+        mu, logvar = self.encoder(x, onehot) if posterior is None else posterior
         if eps is None:
             eps = torch.randn_like(mu)
         z = mu + eps * torch.exp(0.5 * logvar)
@@ -121,7 +127,13 @@ class M2(DecoderModel):
         onehot = torch.eye(k, dtype=x.dtype, device=x.device).repeat(n, 1)
         if eps is not None:
             eps = eps.repeat_interleave(k, dim=0)
-        nll, kl = self._labelled_parts(xr, onehot, eps)
+        posterior = None
+        if hasattr(self.encoder, "features") and hasattr(self.encoder, "from_features"):
+            # The class joins the encoder after its hidden layers: compute those once
+            # per row rather than once per row and class.
+            h = self.encoder.features(x).repeat_interleave(k, dim=0)
+            posterior = self.encoder.from_features(h, onehot)
+        nll, kl = self._labelled_parts(xr, onehot, eps, posterior)
         return nll.view(n, k), kl.view(n, k)
 
     def _marginal_parts(self, x, logits, eps=None):

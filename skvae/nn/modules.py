@@ -35,7 +35,30 @@ class MLP(nn.Sequential):
         super().__init__(*layers)
 
 
-class MLPEncoder(nn.Module):
+class _Encoder(nn.Module):
+    """Encoder base: ``features(x)``, then a linear head on ``[features, c]``.
+
+    Subclasses set ``head`` (a linear layer with ``2 * n_latent`` outputs) and define
+    :meth:`features`. Splitting the two lets a caller that needs ``q(z | x, c)`` for
+    several ``c`` (as M2 does for every class) compute the features once.
+    """
+
+    def features(self, x):
+        """Hidden features of ``x`` before the conditioning vector joins them."""
+        raise NotImplementedError
+
+    def from_features(self, h, c=None):
+        """``(mu, logvar)`` from :meth:`features` output ``h`` and the condition ``c``."""
+        if c is not None:
+            h = torch.cat([h, c], dim=1)
+        mu, logvar = self.head(h).chunk(2, dim=1)
+        return mu, logvar
+
+    def forward(self, x, c=None):
+        return self.from_features(self.features(x), c)
+
+
+class MLPEncoder(_Encoder):
     """Map ``x`` to the mean and log-variance of a diagonal Gaussian ``q(z | x)``.
 
     Parameters
@@ -65,12 +88,8 @@ class MLPEncoder(nn.Module):
         self.body = nn.Sequential(MLP(sizes), nn.ReLU()) if hidden_layer_sizes else nn.Identity()
         self.head = nn.Linear(sizes[-1] + n_condition, 2 * n_latent)
 
-    def forward(self, x, c=None):
-        h = self.body(x.reshape(x.shape[0], -1))
-        if c is not None:
-            h = torch.cat([h, c], dim=1)
-        mu, logvar = self.head(h).chunk(2, dim=1)
-        return mu, logvar
+    def features(self, x):
+        return self.body(x.reshape(x.shape[0], -1))
 
 
 class MLPDecoder(MLP):

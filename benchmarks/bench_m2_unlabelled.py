@@ -1,0 +1,106 @@
+"""Cost of an unlabelled row in M2: encoder hidden layers once per row vs once per class.
+
+For an unlabelled row, M2 evaluates ``q(z | x, y)`` and ``p(x | z, y)`` under each of
+the ``K`` classes. The encoders of :mod:`skvae.nn` join the class after their hidden
+layers, so ``skvae.nn.M2`` runs those layers once per row and only the head and the
+decoder ``K`` times. This script times one training step (forward and backward of
+the loss) on a batch of unlabelled Fashion-MNIST-sized rows both ways: ``shared`` is
+what skvae does, ``per class`` hides ``features`` from M2 so that it runs the whole
+encoder on every (row, class) pair, as before. Both are timed side by side in one
+process, alternating, and the table reports medians and the median of paired ratios.
+
+    python benchmarks/bench_m2_unlabelled.py --repeats 20 --threads 1
+
+Writes ``benchmarks/results/m2_unlabelled.md``.
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from skvae.nn import M2, ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+class PerClassEncoder(nn.Module):
+    """The same encoder without ``features``: M2 then runs it on every (row, class)."""
+
+    def __init__(self, encoder):
+        super().__init__()
+        self.inner = encoder
+
+    def forward(self, x, c=None):
+        return self.inner(x, c)
+
+
+def build(arch, k=10, n_latent=8):
+    d = 784
+    if arch == "conv":
+        classifier = ConvEncoder((1, 28, 28), k)
+        encoder = ConvEncoder((1, 28, 28), n_latent, k)
+        decoder = ConvDecoder(n_latent + k, (1, 28, 28))
+    else:
+        classifier = MLPEncoder(d, (256, 128), k)
+        encoder = MLPEncoder(d, (256, 128), n_latent, k)
+        decoder = MLPDecoder(n_latent + k, (128, 256), d)
+    shared = M2(classifier, encoder, decoder, "bernoulli", d, k)
+    per_class = M2(classifier, PerClassEncoder(encoder), decoder, "bernoulli", d, k)
+    return shared, per_class
+
+
+def step(model, x, y):
+    model.zero_grad()
+    terms = model.loss_terms(x, model(x), y)
+    sum(t.mean() for t in terms.values()).backward()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    x = torch.rand(args.batch_size, 784)
+    y = torch.full((args.batch_size,), -1)
+    lines = [
+        "# M2 training step on a batch of unlabelled rows (K = 10 classes)",
+        "",
+        f"Command: `python benchmarks/bench_m2_unlabelled.py {' '.join(sys.argv[1:])}`; "
+        f"batch {args.batch_size}, 784 features, torch {torch.__version__}, "
+        f"{args.threads} thread(s), CPU. Seconds per step, medians of {args.repeats} "
+        "alternating repeats after one warm-up each.",
+        "",
+        "| architecture | encoder hidden layers once per row (skvae) | once per row and class "
+        "| speed-up (median of paired ratios) |",
+        "|---|---|---|---|",
+    ]
+    for arch in ("mlp", "conv"):
+        shared, per_class = build(arch)
+        step(shared, x, y)
+        step(per_class, x, y)
+        times = {"shared": [], "per_class": []}
+        for _ in range(args.repeats):
+            for name, model in (("shared", shared), ("per_class", per_class)):
+                t0 = time.perf_counter()
+                step(model, x, y)
+                times[name].append(time.perf_counter() - t0)
+        ratio = np.median(np.array(times["per_class"]) / np.array(times["shared"]))
+        lines.append(f"| {arch} | {np.median(times['shared']):.3f} | "
+                     f"{np.median(times['per_class']):.3f} | {ratio:.2f}x |")
+        print(lines[-1], flush=True)
+    text = "\n".join(lines) + "\n"
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "m2_unlabelled.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
