@@ -170,7 +170,7 @@ def report(rows, args, command):
         f"# Semi-supervised {args.dataset}: {n_train} training rows, test accuracy "
         f"(median over seeds {seeds}; fit time in seconds)",
         "",
-        f"Command: {command}; torch {torch.__version__}, CPU.",
+        f"Command: {command}",
         "M1 + M2 times include M1's fit, done once per seed and shared by every label count.",
         "",
         "| model | " + " | ".join(f"{n} labels" for n in labels) + " |",
@@ -224,14 +224,22 @@ def main():
     if args.merge:
         rows = []
         for path in args.merge:
+            # Name the runs that made the merged files (their reports sit beside them).
+            report_md = Path(path).with_suffix(".md")
+            if report_md.exists():
+                command += "".join(
+                    "\n" + line.replace("Command:", "- merged:", 1)
+                    for line in report_md.read_text().splitlines()
+                    if line.startswith("Command:"))
             with open(path, newline="") as f:
                 rows += [{**r, "n_train": int(r["n_train"]), "n_labelled": int(r["n_labelled"]),
                           "accuracy": float(r["accuracy"]), "fit_s": float(r["fit_s"])}
                          for r in csv.DictReader(f)]
         report(rows, args, command)
         return
+    command += f", {args.threads} thread(s); torch {torch.__version__}, CPU."
     torch.set_num_threads(args.threads)
-    report(run(args), args, command + f", {args.threads} thread(s)")
+    report(run(args), args, command)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ encoder's sizes exactly, so no cropping is needed.
 
 import math
 
-import torch
 from torch import nn
 
 from .modules import MLP, _Encoder
