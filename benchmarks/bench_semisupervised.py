@@ -35,6 +35,7 @@ import csv
 import math
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -96,15 +97,34 @@ def equal_step_epochs(epochs, n_rows, n_labelled, batch_size):
     return max(1, steps // math.ceil(n_labelled / batch_size))
 
 
+def conv_classifier(name, epochs, seed):
+    """VAEClassifier on pixels: conv q(y|x), fully connected VAE (cheap K decoder passes)."""
+    if name == "digits":
+        return VAEClassifier(n_components=4, hidden_layer_sizes=(128,),
+                             classifier_architecture="conv", max_iter=epochs, device="cpu",
+                             random_state=seed)
+    return VAEClassifier(n_components=16, hidden_layer_sizes=(256,),
+                         classifier_architecture="conv", max_iter=epochs, batch_size=256,
+                         device="cpu", random_state=seed)
+
+
 def run(args):
     rows = []
     for seed in args.seeds:
         X_train, X_test, y_train, y_test = load(args.dataset, args.n_train, args.n_test, seed)
-        t0 = time.perf_counter()
-        m1_epochs = args.m1_epochs or (100 if args.dataset == "digits" else 20)
-        code = m1(args.dataset, m1_epochs, seed).fit(X_train)
-        m1_s = time.perf_counter() - t0
-        print(f"seed {seed}: M1 fitted on {len(X_train)} rows in {m1_s:.0f} s", flush=True)
+        m1_fit = {}
+
+        def frozen_m1(seed=seed, X_train=X_train, m1_fit=m1_fit):
+            """M1 fitted on every training row, once per seed, when a model needs it."""
+            if not m1_fit:
+                t0 = time.perf_counter()
+                m1_epochs = args.m1_epochs or (100 if args.dataset == "digits" else 20)
+                m1_fit["code"] = FrozenEstimator(m1(args.dataset, m1_epochs, seed).fit(X_train))
+                m1_fit["s"] = time.perf_counter() - t0
+                print(f"seed {seed}: M1 fitted on {len(X_train)} rows in {m1_fit['s']:.0f} s",
+                      flush=True)
+            return m1_fit["code"]
+
         for n_lab in args.labels:
             if n_lab >= len(y_train):
                 lab = np.arange(len(y_train))
@@ -116,33 +136,51 @@ def run(args):
             bs = m2(args.dataset, "gaussian", 1, seed).batch_size
             lab_epochs = equal_step_epochs(args.epochs, len(y_train), len(lab), bs)
 
-            def stacked(epochs, code=code, seed=seed):
-                return make_pipeline(FrozenEstimator(code), StandardScaler(),
-                                     m2(args.dataset, "gaussian", epochs, seed))
+            def stacked(epochs, seed=seed):
+                """Frozen M1, scaler, then M2 on the code (an SVC when epochs is None)."""
+                head = SVC(C=10) if epochs is None else m2(args.dataset, "gaussian", epochs,
+                                                           seed)
+                return make_pipeline(frozen_m1(), StandardScaler(), head)
 
+            # name: (model factory, y for a fit on all rows or None, labelled rows or None,
+            # whether the fit time includes M1's)
             models = {
-                "M1 + M2 (VAETransformer -> VAEClassifier)": (stacked(args.epochs), y_semi,
-                                                              None, m1_s),
-                "M1 + M2, labelled rows only": (stacked(lab_epochs), None, lab, m1_s),
+                "M1 + M2 (VAETransformer -> VAEClassifier)": (
+                    partial(stacked, args.epochs), y_semi, None, True),
+                "M1 + M2, labelled rows only": (partial(stacked, lab_epochs), None, lab, True),
+                "M1 + SVC (VAETransformer -> SVC), labelled rows only": (
+                    partial(stacked, None), None, lab,
+                    True),
             }
-            models["M1 + SVC (VAETransformer -> SVC), labelled rows only"] = (
-                make_pipeline(FrozenEstimator(code), StandardScaler(), SVC(C=10)), None, lab,
-                m1_s)
             if args.pixel_m2:
                 models["VAEClassifier on pixels (M2)"] = (
-                    m2(args.dataset, "bernoulli", args.epochs, seed), y_semi, None, 0.0)
+                    partial(m2, args.dataset, "bernoulli", args.epochs, seed), y_semi, None,
+                    False)
                 models["VAEClassifier on pixels, labelled rows only"] = (
-                    m2(args.dataset, "bernoulli", lab_epochs, seed), None, lab, 0.0)
-            models["SVC(rbf, C=10), labelled rows only"] = (SVC(C=10), None, lab, 0.0)
+                    partial(m2, args.dataset, "bernoulli", lab_epochs, seed), None, lab,
+                    False)
+            if args.conv_classifier:
+                cc_lab_epochs = equal_step_epochs(args.conv_epochs, len(y_train), len(lab), bs)
+                models["VAEClassifier(classifier_architecture='conv') on pixels (M2)"] = (
+                    partial(conv_classifier, args.dataset, args.conv_epochs, seed), y_semi, None,
+                    False)
+                models["VAEClassifier(classifier_architecture='conv'), labelled rows only"] = (
+                    partial(conv_classifier, args.dataset, cc_lab_epochs, seed), None, lab,
+                    False)
+            models["SVC(rbf, C=10), labelled rows only"] = (partial(SVC, C=10), None, lab, False)
             models["LabelSpreading(knn)"] = (
-                LabelSpreading(kernel="knn", n_neighbors=7, max_iter=100), y_semi, None, 0.0)
-            for model_name, (model, y_fit, rows_fit, extra_s) in models.items():
+                partial(LabelSpreading, kernel="knn", n_neighbors=7, max_iter=100), y_semi, None,
+                False)
+            for model_name, (make, y_fit, rows_fit, with_m1) in models.items():
+                if args.only and not any(part in model_name for part in args.only):
+                    continue
+                model = make()  # fits M1 first if this is the first model that needs it
                 t0 = time.perf_counter()
                 if rows_fit is None:
                     model.fit(X_train, y_fit)
                 else:
                     model.fit(X_train[rows_fit], y_train[rows_fit])
-                fit_s = time.perf_counter() - t0 + extra_s
+                fit_s = time.perf_counter() - t0 + (m1_fit["s"] if with_m1 else 0.0)
                 acc = model.score(X_test, y_test)
                 rows.append({"dataset": args.dataset, "n_train": len(y_train),
                              "n_labelled": len(lab), "seed": seed, "model": model_name,
@@ -163,7 +201,8 @@ def report(rows, args, command):
     labels = sorted({r["n_labelled"] for r in rows})
 
     def median(key, m, n):
-        return np.median([r[key] for r in rows if r["model"] == m and r["n_labelled"] == n])
+        values = [r[key] for r in rows if r["model"] == m and r["n_labelled"] == n]
+        return np.median(values) if values else None
 
     n_train = rows[0]["n_train"]
     lines = [
@@ -178,7 +217,8 @@ def report(rows, args, command):
     ]
     for m in models:
         lines.append(f"| {m} | " + " | ".join(
-            f"{median('accuracy', m, n):.3f} ({median('fit_s', m, n):.0f} s)"
+            "not run" if median("accuracy", m, n) is None
+            else f"{median('accuracy', m, n):.3f} ({median('fit_s', m, n):.0f} s)"
             for n in labels) + " |")
     lines.append("")
     stem.with_suffix(".md").write_text("\n".join(lines))
@@ -191,7 +231,8 @@ def report(rows, args, command):
 
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for m in models:
-        ax.plot(labels, [median("accuracy", m, n) for n in labels], marker="o", label=m)
+        ran = [n for n in labels if median("accuracy", m, n) is not None]
+        ax.plot(ran, [median("accuracy", m, n) for n in ran], marker="o", label=m)
     ax.set_xscale("log")
     ax.set_xlabel("labelled training rows (the rest unlabelled)")
     ax.set_ylabel("test accuracy")
@@ -215,6 +256,13 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--pixel-m2", action="store_true",
                         help="also fit VAEClassifier on the raw pixels (slow on CPU)")
+    parser.add_argument("--conv-classifier", action="store_true",
+                        help="also fit VAEClassifier(classifier_architecture='conv') on the "
+                             "pixels, semi-supervised and labelled only")
+    parser.add_argument("--conv-epochs", type=int, default=15,
+                        help="epochs of the --conv-classifier fits")
+    parser.add_argument("--only", nargs="+", metavar="TEXT",
+                        help="run only the models whose name contains one of these")
     parser.add_argument("--tag", default="", help="suffix of the output file names")
     parser.add_argument("--merge", nargs="+", metavar="CSV",
                         help="only report: combine the rows of these CSV files (e.g. "

@@ -135,7 +135,7 @@ class BaseVAE(BaseEstimator):
     def _image_shape(self, n_features):
         """``(channels, height, width)`` for ``n_features`` columns, or raise ValueError.
 
-        ``image_shape=None`` with ``architecture='conv'`` means a square single-channel
+        ``image_shape=None`` with a conv architecture means a square single-channel
         image, which needs ``n_features`` to be a perfect square.
         """
         image_shape = self.image_shape
@@ -143,7 +143,7 @@ class BaseVAE(BaseEstimator):
             side = math.isqrt(n_features)
             if side * side != n_features:
                 raise ValueError(
-                    f"architecture='conv' needs image_shape=(channels, height, width) for "
+                    f"A conv architecture needs image_shape=(channels, height, width) for "
                     f"X with {n_features} features: only a perfect square number of features "
                     "is taken as a square one-channel image. Pass e.g. image_shape=(3, 32, 32)."
                 )
@@ -194,9 +194,13 @@ class BaseVAE(BaseEstimator):
         return None
 
     # -- building and fitting the net --------------------------------------------
-    def _make_encoder(self, n_features, n_latent, n_condition=0):
-        """Encoder ``(x, c=None) -> (mu, logvar)`` for the chosen architecture."""
-        if self.architecture == "conv":
+    def _conv_used(self):
+        """Whether any network of the model is convolutional (so X must be images)."""
+        return self.architecture == "conv"
+
+    def _make_encoder(self, n_features, n_latent, n_condition=0, architecture=None):
+        """Encoder ``(x, c=None) -> (mu, logvar)`` for ``architecture`` (default: the estimator's)."""
+        if (architecture or self.architecture) == "conv":
             return ConvEncoder(
                 self._image_shape(n_features), n_latent, n_condition,
                 channels=_CONV_CHANNELS, hidden_layer_sizes=self._hidden_sizes(),
@@ -258,7 +262,7 @@ class BaseVAE(BaseEstimator):
         X32, _ = self._validate_X(X, reset=first)
         targets = self._encode_targets(y, reset=first)
         if first:
-            if self.architecture == "conv" or self.image_shape is not None:
+            if self._conv_used() or self.image_shape is not None:
                 self._image_shape(X32.shape[1])  # a clear error before building anything
             device = resolve_device(self.device)
             self._seed = int(check_random_state(self.random_state).randint(2**31 - 1))

@@ -12,7 +12,7 @@ from sklearn.base import (
 )
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _num_samples, check_consistent_length, column_or_1d
 
@@ -65,12 +65,19 @@ class VAEClassifier(
         3 x 3 convolutions (32 and 64 channels) before the fully connected layers, and
         transposed convolutions mirroring them in the decoder. X stays 2-D (one
         flattened image per row); the model reshapes it with ``image_shape``.
+    classifier_architecture : {'mlp', 'conv'} or None, default=None
+        Architecture of the classifier network ``q(y | x)`` alone; None means
+        ``architecture``. ``architecture='mlp', classifier_architecture='conv'`` gives
+        a convolutional classifier with a fully connected VAE: on images the classifier
+        then sees local structure, while an unlabelled row's ``K`` decoder passes stay
+        cheap.
     image_shape : tuple of int or None, default=None
         ``(channels, height, width)`` of one image, e.g. ``(1, 28, 28)``; rows of X are
         images flattened channels first (``images.reshape(n, -1)``). Its product must
-        equal the number of features. None with ``architecture='conv'`` takes a square
-        one-channel image (needs a perfect-square number of features, else fit raises
-        ValueError). Ignored by ``'mlp'`` apart from that check.
+        equal the number of features. None with a conv network (``architecture`` or
+        ``classifier_architecture``) takes a square one-channel image (needs a
+        perfect-square number of features, else fit raises ValueError). Ignored by
+        ``'mlp'`` networks apart from that check.
     likelihood : {'bernoulli', 'gaussian'}, default='bernoulli'
         Observation model ``p(x | z, y)``. ``'bernoulli'`` is for data in [0, 1]
         such as pixel intensities (X outside [0, 1] is an error); ``'gaussian'`` is
@@ -198,6 +205,7 @@ class VAEClassifier(
     _parameter_constraints: dict = {
         **BaseVAE._parameter_constraints,
         "alpha": [Interval(Real, 0, None, closed="left")],
+        "classifier_architecture": [StrOptions({"mlp", "conv"}), None],
     }
 
     _stratify = True
@@ -208,6 +216,7 @@ class VAEClassifier(
         *,
         hidden_layer_sizes=(256, 128),
         architecture="mlp",
+        classifier_architecture=None,
         image_shape=None,
         likelihood="bernoulli",
         beta=1.0,
@@ -227,6 +236,7 @@ class VAEClassifier(
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
         self.architecture = architecture
+        self.classifier_architecture = classifier_architecture
         self.image_shape = image_shape
         self.likelihood = likelihood
         self.beta = beta
@@ -283,12 +293,15 @@ class VAEClassifier(
         return codes
 
     # -- model -------------------------------------------------------------------
+    def _conv_used(self):
+        return "conv" in (self.architecture, self.classifier_architecture)
+
     def _build_module(self, n_features):
         k = len(self.classes_)
         return M2(
             # The classifier network is an encoder whose mean head gives the logits,
             # so any architecture the encoder hook offers serves both.
-            self._make_encoder(n_features, k),
+            self._make_encoder(n_features, k, architecture=self.classifier_architecture),
             self._make_encoder(n_features, self.n_components, n_condition=k),
             self._make_decoder(self.n_components + k, n_features),
             self.likelihood,

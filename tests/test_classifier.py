@@ -228,3 +228,29 @@ def test_unlabelled_rows_help(digits, m1_codes):
         gains.append(semi.score(Z_test, y_test) - alone.score(Z_test, y_test))
     assert min(gains) > 0, gains
     assert np.mean(gains) >= 0.02, gains
+
+
+def test_conv_classifier_with_mlp_vae(digits):
+    """classifier_architecture='conv' makes only q(y|x) convolutional; it learns digits."""
+    from skvae.nn import ConvEncoder, MLPDecoder, MLPEncoder
+
+    X_train, X_test, y_train, y_test = digits
+    clf = VAEClassifier(n_components=4, hidden_layer_sizes=(64,), classifier_architecture="conv",
+                        max_iter=15, random_state=0).fit(X_train, y_train)
+    module = clf.net_.module_
+    assert isinstance(module.classifier, ConvEncoder)
+    assert module.classifier.image_shape == (1, 8, 8)
+    assert type(module.encoder) is MLPEncoder and isinstance(module.decoder, MLPDecoder)
+    assert clf.score(X_test, y_test) >= 0.9
+    assert clf.get_params()["classifier_architecture"] == "conv"
+    # None follows `architecture`: an all-MLP model by default.
+    default = VAEClassifier(n_components=2, max_iter=1, random_state=0).fit(X_train, y_train)
+    assert not isinstance(default.net_.module_.classifier, ConvEncoder)
+
+
+def test_conv_classifier_needs_images(digits):
+    X_train, _, y_train, _ = digits
+    with pytest.raises(ValueError, match="perfect square.*image_shape"):
+        VAEClassifier(classifier_architecture="conv", max_iter=1).fit(X_train[:, :60], y_train)
+    with pytest.raises(ValueError, match="classifier_architecture"):
+        VAEClassifier(classifier_architecture="resnet", max_iter=1).fit(X_train, y_train)
