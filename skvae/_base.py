@@ -199,7 +199,7 @@ class BaseVAE(BaseEstimator):
         return self.architecture == "conv"
 
     def _make_encoder(self, n_features, n_latent, n_condition=0, architecture=None):
-        """Encoder ``(x, c=None) -> (mu, logvar)`` for ``architecture`` (default: the estimator's)."""
+        """Encoder ``(x, c=None) -> (mu, logvar)``; ``architecture`` defaults to the estimator's."""
         if (architecture or self.architecture) == "conv":
             return ConvEncoder(
                 self._image_shape(n_features), n_latent, n_condition,
