@@ -97,14 +97,16 @@ def equal_step_epochs(epochs, n_rows, n_labelled, batch_size):
     return max(1, steps // math.ceil(n_labelled / batch_size))
 
 
-def conv_classifier(name, epochs, seed):
+def conv_classifier(name, epochs, seed, alpha=10.0, labelled_batch_size=None):
     """VAEClassifier on pixels: conv q(y|x), fully connected VAE (cheap K decoder passes)."""
     if name == "digits":
         return VAEClassifier(n_components=4, hidden_layer_sizes=(128,),
-                             classifier_architecture="conv", max_iter=epochs, device="cpu",
+                             classifier_architecture="conv", alpha=alpha, max_iter=epochs,
+                             labelled_batch_size=labelled_batch_size, device="cpu",
                              random_state=seed)
     return VAEClassifier(n_components=16, hidden_layer_sizes=(256,),
-                         classifier_architecture="conv", max_iter=epochs, batch_size=256,
+                         classifier_architecture="conv", alpha=alpha, max_iter=epochs,
+                         labelled_batch_size=labelled_batch_size, batch_size=256,
                          device="cpu", random_state=seed)
 
 
@@ -161,12 +163,19 @@ def run(args):
                     False)
             if args.conv_classifier:
                 cc_lab_epochs = equal_step_epochs(args.conv_epochs, len(y_train), len(lab), bs)
-                models["VAEClassifier(classifier_architecture='conv') on pixels (M2)"] = (
-                    partial(conv_classifier, args.dataset, args.conv_epochs, seed), y_semi, None,
-                    False)
-                models["VAEClassifier(classifier_architecture='conv'), labelled rows only"] = (
-                    partial(conv_classifier, args.dataset, cc_lab_epochs, seed), None, lab,
-                    False)
+                # The alpha is named only when it is not the default, so that runs with
+                # the default merge with earlier ones.
+                alpha = "" if args.conv_alpha == 10 else f", alpha={args.conv_alpha:g}"
+                lbs = args.labelled_batch_size
+                lbs_name = f", labelled_batch_size={lbs}" if lbs else ""
+                models[f"VAEClassifier(classifier_architecture='conv'{alpha}{lbs_name}) on "
+                       "pixels (M2)"] = (
+                    partial(conv_classifier, args.dataset, args.conv_epochs, seed,
+                            args.conv_alpha, lbs), y_semi, None, False)
+                models[f"VAEClassifier(classifier_architecture='conv'{alpha}), labelled rows "
+                       "only"] = (
+                    partial(conv_classifier, args.dataset, cc_lab_epochs, seed,
+                            args.conv_alpha), None, lab, False)
             models["SVC(rbf, C=10), labelled rows only"] = (partial(SVC, C=10), None, lab, False)
             models["LabelSpreading(knn)"] = (
                 partial(LabelSpreading, kernel="knn", n_neighbors=7, max_iter=100), y_semi, None,
@@ -261,6 +270,10 @@ def main():
                              "pixels, semi-supervised and labelled only")
     parser.add_argument("--conv-epochs", type=int, default=15,
                         help="epochs of the --conv-classifier fits")
+    parser.add_argument("--conv-alpha", type=float, default=10.0,
+                        help="alpha of the --conv-classifier fits")
+    parser.add_argument("--labelled-batch-size", type=int, default=None,
+                        help="labelled_batch_size of the semi-supervised --conv-classifier fit")
     parser.add_argument("--only", nargs="+", metavar="TEXT",
                         help="run only the models whose name contains one of these")
     parser.add_argument("--tag", default="", help="suffix of the output file names")

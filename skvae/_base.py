@@ -238,6 +238,7 @@ class BaseVAE(BaseEstimator):
             module,
             beta=self.beta,
             alpha=getattr(self, "alpha", 1.0),
+            labelled_batch_size=getattr(self, "labelled_batch_size", None) or 0,
             optimizer=torch.optim.Adam,
             # One fused kernel per step instead of one per parameter and moment:
             # ~0.8x the epoch time of the default Adam on CPU (benchmarks/bench_speed.py).

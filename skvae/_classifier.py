@@ -94,6 +94,12 @@ class VAEClassifier(
         Number of training epochs (fewer if early stopping triggers).
     batch_size : int, default=128
         Rows per gradient step.
+    labelled_batch_size : int or None, default=None
+        When set, every training batch is topped up with this many labelled rows,
+        taken in turn from a reshuffled pass over the labelled rows (as Kingma et al.
+        draw a labelled and an unlabelled minibatch at each step). With few labels
+        among many unlabelled rows, the classifier then sees each label many times
+        per epoch instead of once. None: batches draw from all rows alike.
     learning_rate : float, default=1e-3
         Adam's step size.
     early_stopping : bool, default=False
@@ -206,6 +212,7 @@ class VAEClassifier(
         **BaseVAE._parameter_constraints,
         "alpha": [Interval(Real, 0, None, closed="left")],
         "classifier_architecture": [StrOptions({"mlp", "conv"}), None],
+        "labelled_batch_size": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     _stratify = True
@@ -223,6 +230,7 @@ class VAEClassifier(
         alpha=10.0,
         max_iter=100,
         batch_size=128,
+        labelled_batch_size=None,
         learning_rate=1e-3,
         early_stopping=False,
         validation_fraction=0.1,
@@ -243,6 +251,7 @@ class VAEClassifier(
         self.alpha = alpha
         self.max_iter = max_iter
         self.batch_size = batch_size
+        self.labelled_batch_size = labelled_batch_size
         self.learning_rate = learning_rate
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction

@@ -81,23 +81,44 @@ class BatchIterator:
     Yields ``(X_batch, y_batch)`` (``y_batch`` is None without targets), the
     shape skorch's ``train_step`` unpacks. A new permutation is drawn from torch's
     global generator at each pass when ``shuffle`` is True (the estimators seed it).
+
+    With ``labelled_batch_size > 0`` (and shuffling, and targets where -1 marks an
+    unlabelled row), every batch is topped up with that many labelled rows, taken in
+    turn from a shuffled pass over the labelled rows that starts again whenever it
+    runs out: with few labels, each one is then seen many times per epoch.
     """
 
-    def __init__(self, dataset, batch_size, shuffle=False):
+    def __init__(self, dataset, batch_size, shuffle=False, labelled_batch_size=0):
         self.dataset = dataset
         self.batch_size = len(dataset) if batch_size == -1 else int(batch_size)
         self.shuffle = shuffle
+        self.labelled_batch_size = int(labelled_batch_size or 0)
 
     def __len__(self):
         return math.ceil(len(self.dataset) / self.batch_size)
+
+    def _labelled_stream(self, y):
+        """Endless shuffled passes over the labelled rows, ``labelled_batch_size`` at a time."""
+        rows = torch.nonzero(y >= 0).flatten()
+        k, pool = self.labelled_batch_size, rows[:0]
+        while True:
+            while len(pool) < k:
+                pool = torch.cat([pool, rows[torch.randperm(len(rows)).to(rows.device)]])
+            yield pool[:k]
+            pool = pool[k:]
 
     def __iter__(self):
         X, y = self.dataset.X, self.dataset.y
         n, bs = len(X), self.batch_size
         if self.shuffle:
             order = torch.randperm(n).to(X.device)
+            extra = None
+            if self.labelled_batch_size and y is not None and bool((y >= 0).any()):
+                extra = self._labelled_stream(y)
             for start in range(0, n, bs):
                 idx = order[start:start + bs]
+                if extra is not None:
+                    idx = torch.cat([idx, next(extra)])
                 # index_select: ~2x faster than X[idx] (advanced indexing) on CPU.
                 yield (torch.index_select(X, 0, idx),
                        None if y is None else torch.index_select(y, 0, idx))
@@ -171,13 +192,17 @@ class VAENet(NeuralNet):
         (the loss is still summed in float32, and no gradient scaling is needed).
     flush_denormal : bool
         Flush denormal floats to zero during fit on CPU (see :func:`flush_denormal`).
+    labelled_batch_size : int
+        Labelled rows added to every training batch (see :class:`BatchIterator`); 0 for none.
     **kwargs
         Passed on to :class:`skorch.NeuralNet`.
     """
 
     def __init__(self, module, *args, beta=1.0, alpha=1.0, shuffle=True, precision="32",
-                 flush_denormal=True, criterion=torch.nn.Module, **kwargs):
+                 flush_denormal=True, labelled_batch_size=0, criterion=torch.nn.Module,
+                 **kwargs):
         super().__init__(module, *args, criterion=criterion, **kwargs)
+        self.labelled_batch_size = labelled_batch_size
         self.beta = beta
         self.alpha = alpha
         self.shuffle = shuffle
@@ -200,7 +225,8 @@ class VAENet(NeuralNet):
     def get_iterator(self, dataset, training=False):
         if not isinstance(dataset, TensorData):
             return super().get_iterator(dataset, training=training)
-        return BatchIterator(dataset, self.batch_size, shuffle=training and self.shuffle)
+        return BatchIterator(dataset, self.batch_size, shuffle=training and self.shuffle,
+                             labelled_batch_size=self.labelled_batch_size if training else 0)
 
     def infer(self, x, **fit_params):
         # Batches already live on the device as tensors.

@@ -254,3 +254,41 @@ def test_conv_classifier_needs_images(digits):
         VAEClassifier(classifier_architecture="conv", max_iter=1).fit(X_train[:, :60], y_train)
     with pytest.raises(ValueError, match="classifier_architecture"):
         VAEClassifier(classifier_architecture="resnet", max_iter=1).fit(X_train, y_train)
+
+
+def test_labelled_batch_size_tops_up_batches():
+    """Every training batch gains the labelled rows, cycling through all of them."""
+    import torch
+
+    from skvae._net import BatchIterator, TensorData
+
+    y = torch.full((50,), -1)
+    y[:3] = torch.tensor([0, 1, 2])  # 3 labelled rows among 50
+    data = TensorData(torch.arange(50.0).unsqueeze(1), y)
+    torch.manual_seed(0)
+    batches = list(BatchIterator(data, 10, shuffle=True, labelled_batch_size=4))
+    assert len(batches) == 5 == len(BatchIterator(data, 10, shuffle=True))
+    seen = torch.cat([xb[10:, 0] for xb, _ in batches]).long()
+    assert all(len(xb) == 14 and (yb[10:] >= 0).all() for xb, yb in batches)
+    # 20 extra draws over 3 labelled rows: each drawn 6 or 7 times (whole passes).
+    assert sorted(torch.bincount(seen, minlength=3).tolist()) == [6, 7, 7]
+    # Every row still comes once in the regular part of the epoch.
+    regular = torch.cat([xb[:10, 0] for xb, _ in batches]).long()
+    assert sorted(regular.tolist()) == list(range(50))
+    # Off without shuffling (prediction) and without labelled rows.
+    assert all(len(xb) <= 10 for xb, _ in BatchIterator(data, 10, labelled_batch_size=4))
+    unlabelled = TensorData(data.X, torch.full((50,), -1))
+    assert all(len(xb) <= 10 for xb, _ in
+               BatchIterator(unlabelled, 10, shuffle=True, labelled_batch_size=4))
+
+
+def test_labelled_batch_size_in_fit(digits):
+    X_train, X_test, y_train, y_test = digits
+    y_partial = np.where(np.arange(len(y_train)) < 100, y_train, -1)
+    clf = VAEClassifier(n_components=4, labelled_batch_size=32, max_iter=3, random_state=0)
+    clf.fit(X_train, y_partial)
+    again = clone(clf).fit(X_train, y_partial)
+    np.testing.assert_array_equal(clf.predict_proba(X_test), again.predict_proba(X_test))
+    assert clf.n_iter_ == 3
+    with pytest.raises(ValueError, match="labelled_batch_size"):
+        VAEClassifier(labelled_batch_size=0, max_iter=1).fit(X_train, y_train)
