@@ -97,9 +97,8 @@ class BatchIterator:
     def __len__(self):
         return math.ceil(len(self.dataset) / self.batch_size)
 
-    def _labelled_stream(self, y):
-        """Endless shuffled passes over the labelled rows, ``labelled_batch_size`` at a time."""
-        rows = torch.nonzero(y >= 0).flatten()
+    def _labelled_stream(self, rows):
+        """Endless shuffled passes over ``rows``, ``labelled_batch_size`` at a time."""
         k, pool = self.labelled_batch_size, rows[:0]
         while True:
             while len(pool) < k:
@@ -113,8 +112,10 @@ class BatchIterator:
         if self.shuffle:
             order = torch.randperm(n).to(X.device)
             extra = None
-            if self.labelled_batch_size and y is not None and bool((y >= 0).any()):
-                extra = self._labelled_stream(y)
+            if self.labelled_batch_size and y is not None:
+                labelled = torch.nonzero(y >= 0).flatten()
+                if len(labelled):
+                    extra = self._labelled_stream(labelled)
             for start in range(0, n, bs):
                 idx = order[start:start + bs]
                 if extra is not None:
