@@ -2,11 +2,17 @@
 
 ``VAETransformer`` and ``VAEClassifier`` subclass :class:`BaseVAE`; each supplies
 the torch module (``_build_module``) and, for the classifier, the targets.
+
+Fitting is all or nothing: ``fit`` and ``partial_fit`` build and train a new net
+(or a copy of the fitted one) and only then set the fitted attributes; a fit that
+raises, or that is interrupted before its first epoch ends, leaves the estimator
+as it was. Once fitted, behaviour is read from fitted attributes and the module,
+never from live hyperparameters.
 """
 
 import contextlib
 import copy
-import math
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -15,10 +21,10 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
-from skorch.callbacks import EarlyStopping, ProgressBar
+from skorch.callbacks import Callback, EarlyStopping, ProgressBar
 
 from ._net import PRECISIONS, RandomSplit, VAENet
-from .nn import LIKELIHOODS, ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
+from .nn import ARCHITECTURES, LIKELIHOODS, check_image_shape, make_architecture, make_likelihood
 
 __all__ = ["BaseVAE", "resolve_device"]
 
@@ -68,9 +74,9 @@ def resolve_device(device):
 
 
 def _fused_adam_ok(device):
-    """Whether ``torch.optim.Adam(fused=True)`` runs on ``device`` in this torch."""
+    """Whether ``torch.optim.AdamW(fused=True)`` runs on ``device`` in this torch."""
     try:
-        torch.optim.Adam([torch.zeros(1, device=device, requires_grad=True)], fused=True)
+        torch.optim.AdamW([torch.zeros(1, device=device, requires_grad=True)], fused=True)
     except (RuntimeError, TypeError, ValueError):
         return None  # torch's default choice (foreach where it can)
     return True
@@ -89,27 +95,52 @@ def _seeded(seed, device):
         yield
 
 
-#: Channels of the stride-2 convolutions of ``architecture='conv'`` (encoder order).
-_CONV_CHANNELS = (32, 64)
+#: Hyperparameters that shape the network: changing one needs a new ``fit``.
+_STRUCTURAL = ("n_components", "hidden_layer_sizes", "architecture",
+               "classifier_architecture", "image_shape", "encoder", "decoder", "likelihood")
+
+
+def _same(a, b):
+    """Whether two hyperparameter values are the same (arrays compared by value)."""
+    if a is b:
+        return True
+    if isinstance(a, list | tuple | np.ndarray) or isinstance(b, list | tuple | np.ndarray):
+        try:
+            return np.array_equal(np.asarray(a, dtype=object), np.asarray(b, dtype=object))
+        except (TypeError, ValueError):
+            return False
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError, RuntimeError):
+        return False
+
+
+def _module_spec(value):
+    return value is None or isinstance(value, torch.nn.Module) or callable(value)
 
 
 class BaseVAE(BaseEstimator):
     """Shared machinery of the skvae estimators (not public).
 
     Subclasses define ``__init__`` with the public hyperparameters, ``_build_module``
-    (the torch module for ``n_features``) and may override ``_encode_targets``.
+    (the torch module for ``n_features``) and may override ``_encode_targets``,
+    ``_loss_weights`` and ``_net_params``.
     """
 
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "hidden_layer_sizes": ["array-like"],
-        "architecture": [StrOptions({"mlp", "conv"})],
+        "architecture": [StrOptions(set(ARCHITECTURES))],
         "image_shape": ["array-like", None],
+        "encoder": [torch.nn.Module, callable, None],
+        "decoder": [torch.nn.Module, callable, None],
         "likelihood": [StrOptions(set(LIKELIHOODS))],
         "beta": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left"), None],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
@@ -132,41 +163,24 @@ class BaseVAE(BaseEstimator):
             )
         return tuple(int(s) for s in sizes)
 
-    def _image_shape(self, n_features):
-        """``(channels, height, width)`` for ``n_features`` columns, or raise ValueError.
-
-        ``image_shape=None`` with a conv architecture means a square single-channel
-        image, which needs ``n_features`` to be a perfect square.
-        """
-        image_shape = self.image_shape
-        if image_shape is None:
-            side = math.isqrt(n_features)
-            if side * side != n_features:
+    def _check_callbacks(self):
+        for i, item in enumerate(self.callbacks or []):
+            cb = item[1] if isinstance(item, tuple) and len(item) == 2 else item
+            named_ok = not isinstance(item, tuple) or isinstance(item[0], str)
+            if not named_ok or not (isinstance(cb, Callback)
+                                    or (isinstance(cb, type) and issubclass(cb, Callback))):
                 raise ValueError(
-                    f"A conv architecture needs image_shape=(channels, height, width) for "
-                    f"X with {n_features} features: only a perfect square number of features "
-                    "is taken as a square one-channel image. Pass e.g. image_shape=(3, 32, 32)."
+                    f"callbacks[{i}] is {item!r}: each callback must be a skorch callback "
+                    "(an instance of skorch.callbacks.Callback) or a (name, callback) tuple."
                 )
-            return (1, side, side)
-        shape = np.asarray(image_shape).ravel()
-        if (shape.size != 3 or not np.issubdtype(shape.dtype, np.integer)
-                or np.any(shape < 1)):
-            raise ValueError(
-                "image_shape must be three positive integers (channels, height, width), "
-                f"e.g. (1, 28, 28); got {image_shape!r}."
-            )
-        shape = tuple(int(s) for s in shape)
-        if math.prod(shape) != n_features:
-            raise ValueError(
-                f"image_shape={shape} describes {math.prod(shape)} pixels per image but X has "
-                f"{n_features} features. X must hold one flattened image per row "
-                "(images.reshape(n_images, -1), channels first), and image_shape its "
-                "(channels, height, width)."
-            )
-        return shape
 
-    def _validate_X(self, X, reset):
-        """Validate X; return a float32 copy for torch and the dtype to answer in."""
+    def _validate_X(self, X, reset, strict=True):
+        """Validate X and return it as float32 or float64, plus the dtype to answer in.
+
+        float32 C-contiguous input is neither copied nor written. ``strict`` (fit,
+        score_samples) refuses X outside the likelihood's support; otherwise
+        (transform, predict) values outside it are clipped to it.
+        """
         try:
             X = validate_data(
                 self, X, reset=reset, dtype=[np.float64, np.float32], ensure_min_samples=1
@@ -178,56 +192,60 @@ class BaseVAE(BaseEstimator):
                 f"{type(self).__name__} needs numeric X, but X holds text ({exc}). Encode "
                 "text or categorical columns as numbers first (e.g. OneHotEncoder) or drop them."
             ) from exc
-        if self.likelihood == "bernoulli":
-            lo, hi = float(X.min()), float(X.max())
-            if lo < 0.0 or hi > 1.0:
+        if X.dtype == np.float64 and X.size:
+            big = np.finfo(np.float32).max
+            if float(X.max()) > big or float(X.min()) < -big:
                 raise ValueError(
-                    f"likelihood='bernoulli' needs X in [0, 1], but X has values from {lo:g} "
-                    f"to {hi:g}. Scale X first (divide pixel values by 255, or use "
-                    "sklearn.preprocessing.MinMaxScaler), or use likelihood='gaussian' for "
-                    "real-valued data."
+                    f"X has values beyond float32's range (|x| > {big:.3g}), which the "
+                    "network computes in: rescale X (e.g. StandardScaler) first."
                 )
-        return np.array(X, dtype=np.float32, copy=True), X.dtype
+        likelihood = (LIKELIHOODS[self.likelihood] if reset
+                      else type(self.net_.module_.likelihood))
+        X = likelihood.check_input(X) if strict else likelihood.clip_input(X)
+        return X, X.dtype
 
     def _encode_targets(self, y, reset):
         """Targets for the net (None for unsupervised estimators)."""
         return None
 
     # -- building and fitting the net --------------------------------------------
-    def _conv_used(self):
-        """Whether any network of the model is convolutional (so X must be images)."""
-        return self.architecture == "conv"
+    def _architecture(self, architecture=None):
+        """The :class:`skvae.nn.Architecture` building this estimator's networks."""
+        return make_architecture(
+            architecture or self.architecture, self._hidden_sizes(), self.image_shape,
+            self.encoder, self.decoder,
+        )
 
-    def _make_encoder(self, n_features, n_latent, n_condition=0, architecture=None):
-        """Encoder ``(x, c=None) -> (mu, logvar)``; ``architecture`` defaults to the estimator's."""
-        if (architecture or self.architecture) == "conv":
-            return ConvEncoder(
-                self._image_shape(n_features), n_latent, n_condition,
-                channels=_CONV_CHANNELS, hidden_layer_sizes=self._hidden_sizes(),
-            )
-        return MLPEncoder(n_features, self._hidden_sizes(), n_latent, n_condition)
+    def _architectures(self):
+        """Every architecture the model uses (a classifier may add its own)."""
+        return [self._architecture()]
 
-    def _make_decoder(self, n_inputs, n_features):
-        """Decoder ``(n, n_inputs) -> (n, n_features)`` (logits or means), mirroring the encoder."""
-        if self.architecture == "conv":
-            return ConvDecoder(
-                n_inputs, self._image_shape(n_features),
-                channels=_CONV_CHANNELS[::-1], hidden_layer_sizes=self._hidden_sizes()[::-1],
-            )
-        return MLPDecoder(n_inputs, self._hidden_sizes()[::-1], n_features)
+    def _make_likelihood(self, n_features):
+        return make_likelihood(self.likelihood, n_features)
 
     def _build_module(self, n_features):
         raise NotImplementedError
+
+    def _loss_weights(self):
+        """Weights of the module's loss terms (1 for a term not named)."""
+        return {"kl": self.beta}
+
+    def _net_params(self):
+        """Extra skorch parameters of the model (e.g. its ``iterator_train``)."""
+        return {}
 
     def _make_net(self, module, device, early_stopping):
         callbacks = []
         if self.verbose:
             callbacks.append(("progress_bar", ProgressBar()))
-        if early_stopping:
+        if early_stopping or self.tol is not None:
             callbacks.append((
                 "early_stopping",
                 EarlyStopping(
-                    monitor="valid_loss", patience=self.n_iter_no_change, load_best=True,
+                    monitor="valid_loss" if early_stopping else "train_loss",
+                    patience=self.n_iter_no_change, load_best=early_stopping,
+                    **({} if self.tol is None
+                       else {"threshold": self.tol, "threshold_mode": "abs"}),
                     sink=print if self.verbose else (lambda *a, **k: None),
                 ),
             ))
@@ -236,14 +254,13 @@ class BaseVAE(BaseEstimator):
         callbacks += copy.deepcopy(list(self.callbacks or []))
         return VAENet(
             module,
-            beta=self.beta,
-            alpha=getattr(self, "alpha", 1.0),
-            labelled_batch_size=getattr(self, "labelled_batch_size", None) or 0,
-            optimizer=torch.optim.Adam,
+            loss_weights=self._loss_weights(),
+            optimizer=torch.optim.AdamW,
             # One fused kernel per step instead of one per parameter and moment:
             # ~0.8x the epoch time of the default Adam on CPU (benchmarks/bench_speed.py).
             optimizer__fused=_fused_adam_ok(device),
-            lr=self.learning_rate,
+            optimizer__weight_decay=self.weight_decay,
+            lr=self.learning_rate_init,
             precision=self.precision,
             max_epochs=self.max_iter,
             batch_size=self.batch_size,
@@ -254,55 +271,115 @@ class BaseVAE(BaseEstimator):
             callbacks=callbacks,
             device=device,
             verbose=int(self.verbose),
+            **self._net_params(),
         )
 
     _stratify = False
 
+    def _structural_params(self):
+        params = self.get_params(deep=False)
+        return {name: params[name] for name in _STRUCTURAL if name in params}
+
     def _fit(self, X, y=None, partial=False):
+        """Fit (or, with ``partial``, train one more epoch): all or nothing."""
+        state = dict(self.__dict__)
+        try:
+            return self._fit_unsafe(X, y, partial)
+        except BaseException:
+            # Whatever happened (an error, a divergence, Ctrl-C before an epoch
+            # finished), the estimator is left exactly as it was.
+            self.__dict__.clear()
+            self.__dict__.update(state)
+            raise
+
+    def _fit_unsafe(self, X, y, partial):
+        self._check_callbacks()
         first = not (partial and hasattr(self, "net_"))
-        X32, _ = self._validate_X(X, reset=first)
+        if not first:
+            changed = [name for name, value in self._structural_params().items()
+                       if not _same(value, self._fit_structure_.get(name))]
+            if changed:
+                raise ValueError(
+                    f"{', '.join(changed)} changed since the model was fitted; partial_fit "
+                    "continues training the fitted network and cannot change its shape. "
+                    "Call fit to train a new model with the new settings."
+                )
+        X, _ = self._validate_X(X, reset=first, strict=True)
         targets = self._encode_targets(y, reset=first)
+        # float32 input is used as it is (no copy); float64 is cast once for the net.
+        X32 = np.ascontiguousarray(X, dtype=np.float32)
         if first:
-            if self._conv_used() or self.image_shape is not None:
-                self._image_shape(X32.shape[1])  # a clear error before building anything
+            n_features = X32.shape[1]
+            for arch in self._architectures():
+                if arch.needs_image or self.image_shape is not None:
+                    check_image_shape(self.image_shape, n_features)  # clear error first
             device = resolve_device(self.device)
-            self._seed = int(check_random_state(self.random_state).randint(2**31 - 1))
-            with _seeded(self._seed, device):
-                self.net_ = self._make_net(
-                    self._build_module(X32.shape[1]), device,
+            seed = int(check_random_state(self.random_state).randint(2**31 - 1))
+            with _seeded(seed, device):
+                net = self._make_net(
+                    self._build_module(n_features), device,
                     early_stopping=self.early_stopping and not partial,
                 )
-                self.net_.initialize()
+                net.initialize()
+            start = 0
+        else:
+            seed = self._seed
+            net = copy.deepcopy(self.net_)  # the fitted net stays intact until success
+            net.set_params(lr=self.learning_rate_init, batch_size=self.batch_size,
+                           optimizer__weight_decay=self.weight_decay)
+            net.loss_weights = self._loss_weights()
+            start = len(net.history)
         epochs = 1 if partial else self.max_iter
-        with _seeded(self._seed + len(self.net_.history), self.net_.device):
-            self.net_.partial_fit(X32, targets, epochs=epochs)
-        self.history_ = self.net_.history
+        try:
+            with _seeded(seed + start, net.device):
+                net.partial_fit(X32, targets, epochs=epochs)
+        except KeyboardInterrupt:
+            done = [row for row in net.history[start:] if "train_loss" in row]
+            if not done:
+                raise
+            del net.history[start + len(done):]
+            warnings.warn(
+                f"Training interrupted by user after {len(done)} epoch(s); the model keeps "
+                "the weights reached so far.", UserWarning, stacklevel=3,
+            )
+        if not all(torch.isfinite(p).all() for p in net.module_.parameters()):
+            raise FloatingPointError(
+                "Training produced non-finite weights: training diverged. Lower "
+                "learning_rate_init (e.g. by a factor of 10) or check the input scaling."
+            )
+        # Success: set every fitted attribute at once.
+        self._seed = seed
+        self.net_ = net
+        self.n_components_ = int(self.n_components) if first else self.n_components_
+        self._fit_structure_ = (self._structural_params() if first
+                                else self._fit_structure_)
+        self.history_ = net.history
         self.n_iter_ = len(self.history_)
         self.loss_curve_ = list(self.history_[:, "train_loss"])
         return self
 
     # -- inference ---------------------------------------------------------------
-    def _check_fitted_X(self, X):
+    def _check_fitted_X(self, X, strict=False):
         check_is_fitted(self)
-        return self._validate_X(X, reset=False)
+        return self._validate_X(X, reset=False, strict=strict)
 
     def _answer(self, tensor, dtype):
         return tensor.numpy().astype(dtype, copy=False)
 
     def _transform(self, X):
-        X32, dtype = self._check_fitted_X(X)
-        mu = self.net_.run_batched(lambda xb: self.net_.module_.encode(xb)[0], X32)
+        X, dtype = self._check_fitted_X(X)
+        mu = self.net_.run_batched(lambda xb: self.net_.module_.encode(xb)[0], X)
         return self._answer(mu, dtype)
 
     def _check_latent(self, Z):
         check_is_fitted(self)
         Z = check_array(Z, dtype=[np.float64, np.float32])
-        if Z.shape[1] != self.n_components:
+        if Z.shape[1] != self.n_components_:
             raise ValueError(
-                f"Z has {Z.shape[1]} columns but the latent space has n_components="
-                f"{self.n_components}; pass codes as returned by transform."
+                f"Z has {Z.shape[1]} columns but the fitted latent space has "
+                f"n_components_={self.n_components_}; pass codes as returned by transform."
             )
-        return np.array(Z, dtype=np.float32, copy=True), Z.dtype
+        return Z, Z.dtype
 
     def _sample_latent(self, n_samples, random_state):
         """Codes drawn from the N(0, I) prior: a float32 array (the model must be fitted)."""
@@ -311,22 +388,24 @@ class BaseVAE(BaseEstimator):
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
         seed = int(check_random_state(random_state).randint(2**31 - 1))
         gen = torch.Generator().manual_seed(seed)
-        return torch.randn(int(n_samples), self.n_components, generator=gen).numpy()
+        return torch.randn(int(n_samples), self.n_components_, generator=gen).numpy()
 
     #: Posterior draws per row in ``score_samples`` (fixed, shared by all rows).
     _n_score_draws = 4
 
     def _score_samples(self, X, **module_kwargs):
-        X32, _ = self._check_fitted_X(X)
+        X, _ = self._check_fitted_X(X, strict=True)
         gen = torch.Generator().manual_seed(0)
-        eps = torch.randn(self._n_score_draws, self.n_components, generator=gen).to(
-            self.net_.device
-        )
+        eps = torch.randn(self._n_score_draws, self.n_components_, generator=gen,
+                          dtype=torch.float64).to(self.net_.device)
+        # A float64 copy of the module: a sum of many float32 terms would round
+        # differently with the batch's other rows (a few 1e-6 nats), float64 does not.
+        module = copy.deepcopy(self.net_.module_).double()
         elbo = self.net_.run_batched(
-            lambda xb: self.net_.module_.elbo(xb, eps, **module_kwargs), X32
+            lambda xb: module.elbo(xb, eps, **module_kwargs), X, dtype=np.float64
         )
-        return elbo.numpy().astype(np.float64)
+        return elbo.numpy()
 
     @property
     def _n_features_out(self):
-        return self.n_components
+        return getattr(self, "n_components_", self.n_components)

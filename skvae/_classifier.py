@@ -17,7 +17,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _num_samples, check_consistent_length, column_or_1d
 
 from ._base import BaseVAE
-from .nn import M2
+from ._net import BatchIterator
+from .nn import ARCHITECTURES, M2
 
 __all__ = ["VAEClassifier"]
 
@@ -36,6 +37,48 @@ def _unlabelled_mask(y):
             dtype=bool,
         )
     return np.zeros(len(y), dtype=bool)
+
+
+class LabelledTopUpIterator(BatchIterator):
+    """Training batches topped up with labelled rows (Kingma et al.'s labelled minibatch).
+
+    Every batch of the shuffled pass gets ``labelled_batch_size`` extra labelled rows
+    (targets other than -1), taken in turn from a shuffled pass over the labelled
+    rows that starts again whenever it runs out: with few labels, each one is then
+    seen many times per epoch. Reaches the net as skorch's ``iterator_train``.
+
+    Parameters
+    ----------
+    dataset : skvae._net.TensorData
+        Rows with targets, -1 marking an unlabelled row.
+    batch_size : int
+    shuffle : bool, default=True
+    labelled_batch_size : int, default=0
+        Labelled rows added to each batch (0: none, a plain :class:`BatchIterator`).
+    """
+
+    def __init__(self, dataset, batch_size, shuffle=True, labelled_batch_size=0):
+        super().__init__(dataset, batch_size, shuffle)
+        self.labelled_batch_size = int(labelled_batch_size or 0)
+
+    def _labelled_stream(self, rows):
+        """Endless shuffled passes over ``rows``, ``labelled_batch_size`` at a time."""
+        k, pool = self.labelled_batch_size, rows[:0]
+        while True:
+            while len(pool) < k:
+                pool = torch.cat([pool, rows[torch.randperm(len(rows)).to(rows.device)]])
+            yield pool[:k]
+            pool = pool[k:]
+
+    def batch_rows(self):
+        targets = self.dataset.targets
+        extra = None
+        if self.shuffle and self.labelled_batch_size and targets is not None:
+            labelled = torch.nonzero(targets != UNLABELLED).flatten()
+            if len(labelled):
+                extra = self._labelled_stream(labelled)
+        for idx in super().batch_rows():
+            yield idx if extra is None else torch.cat([idx, next(extra)])
 
 
 class VAEClassifier(
@@ -100,7 +143,7 @@ class VAEClassifier(
         draw a labelled and an unlabelled minibatch at each step). With few labels
         among many unlabelled rows, the classifier then sees each label many times
         per epoch instead of once. None: batches draw from all rows alike.
-    learning_rate : float, default=1e-3
+    learning_rate_init : float, default=1e-3
         Adam's step size.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows (stratified by label, the
@@ -211,7 +254,7 @@ class VAEClassifier(
     _parameter_constraints: dict = {
         **BaseVAE._parameter_constraints,
         "alpha": [Interval(Real, 0, None, closed="left")],
-        "classifier_architecture": [StrOptions({"mlp", "conv"}), None],
+        "classifier_architecture": [StrOptions(set(ARCHITECTURES)), None],
         "labelled_batch_size": [Interval(Integral, 1, None, closed="left"), None],
     }
 
@@ -225,13 +268,17 @@ class VAEClassifier(
         architecture="mlp",
         classifier_architecture=None,
         image_shape=None,
+        encoder=None,
+        decoder=None,
         likelihood="bernoulli",
         beta=1.0,
         alpha=10.0,
         max_iter=100,
         batch_size=128,
         labelled_batch_size=None,
-        learning_rate=1e-3,
+        learning_rate_init=1e-3,
+        weight_decay=0.0,
+        tol=None,
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
@@ -246,13 +293,17 @@ class VAEClassifier(
         self.architecture = architecture
         self.classifier_architecture = classifier_architecture
         self.image_shape = image_shape
+        self.encoder = encoder
+        self.decoder = decoder
         self.likelihood = likelihood
         self.beta = beta
         self.alpha = alpha
         self.max_iter = max_iter
         self.batch_size = batch_size
         self.labelled_batch_size = labelled_batch_size
-        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.weight_decay = weight_decay
+        self.tol = tol
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
@@ -302,21 +353,32 @@ class VAEClassifier(
         return codes
 
     # -- model -------------------------------------------------------------------
-    def _conv_used(self):
-        return "conv" in (self.architecture, self.classifier_architecture)
+    def _architectures(self):
+        archs = [self._architecture()]
+        if self.classifier_architecture is not None:
+            archs.append(self._architecture(self.classifier_architecture))
+        return archs
 
     def _build_module(self, n_features):
         k = len(self.classes_)
+        archs = self._architectures()
+        arch, clf_arch = archs[0], archs[-1]
         return M2(
-            # The classifier network is an encoder whose mean head gives the logits,
-            # so any architecture the encoder hook offers serves both.
-            self._make_encoder(n_features, k, architecture=self.classifier_architecture),
-            self._make_encoder(n_features, self.n_components, n_condition=k),
-            self._make_decoder(self.n_components + k, n_features),
-            self.likelihood,
-            n_features,
+            clf_arch.classifier(n_features, k),
+            arch.encoder(n_features, self.n_components, n_condition=k),
+            arch.decoder(self.n_components + k, n_features),
+            self._make_likelihood(n_features),
             k,
         )
+
+    def _loss_weights(self):
+        return {"kl": self.beta, "classification": self.alpha}
+
+    def _net_params(self):
+        if not self.labelled_batch_size:
+            return {}
+        return {"iterator_train": LabelledTopUpIterator,
+                "iterator_train__labelled_batch_size": self.labelled_batch_size}
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -338,8 +400,8 @@ class VAEClassifier(
 
     # -- prediction --------------------------------------------------------------
     def _logits(self, X):
-        X32, _ = self._check_fitted_X(X)
-        return self.net_.run_batched(self.net_.module_.classify, X32)
+        X, _ = self._check_fitted_X(X)
+        return self.net_.run_batched(self.net_.module_.classify, X)
 
     def predict_proba(self, X):
         """Class probabilities ``q(y | x)``.

@@ -1,7 +1,9 @@
-"""The skorch layer: a NeuralNet that owns the VAE loss and a fast batch path.
+"""The skorch layer: a NeuralNet that sums a module's loss terms, and a fast batch path.
 
-Nothing here knows about scikit-learn estimators. The estimators in ``_base.py``
-build a :class:`VAENet` inside ``fit`` and talk to it through the methods below.
+Nothing here knows about scikit-learn estimators or about any particular model: a
+module's ``forward(x, y=None)`` returns a dict of per-row loss terms, and the net
+minimises the batch mean of their weighted sum (``loss_weights``). The estimators
+in ``_base.py`` build a :class:`VAENet` inside ``fit``.
 
 Speed: skorch's default path builds every batch one row at a time through
 ``Dataset.__getitem__`` and a collate function (skorch issue #1100). Here the data
@@ -18,8 +20,12 @@ from skorch import NeuralNet
 
 __all__ = ["VAENet", "TensorData", "BatchIterator", "RandomSplit", "PRECISIONS"]
 
+
 #: Values of ``precision``: full float32, or bfloat16 autocast for the forward pass.
 PRECISIONS = ("32", "bf16-mixed")
+
+#: Rows per inference batch (every batch is padded to this size; see ``run_batched``).
+INFERENCE_BATCH_SIZE = 512
 
 
 @contextlib.contextmanager
@@ -48,84 +54,97 @@ def flush_denormal(enabled):
 class TensorData(torch.utils.data.Dataset):
     """Whole tensors (already on their device) standing in for a skorch Dataset.
 
+    A subset (see :meth:`subset`) keeps the full tensors and a row index, so the
+    train/validation split of early stopping copies no data.
+
     Parameters
     ----------
     X : torch.Tensor of shape (n, ...)
         Inputs.
     y : torch.Tensor of shape (n,), optional
         Targets, if any.
+    rows : torch.LongTensor, optional
+        The rows of ``X`` (and ``y``) this dataset holds; all of them when omitted.
     """
 
-    def __init__(self, X, y=None):
+    def __init__(self, X, y=None, rows=None):
         if y is not None and len(y) != len(X):
             raise ValueError(f"X has {len(X)} rows but y has {len(y)}.")
         self.X = X
         self.y = y
+        self.rows = None if rows is None else rows.to(X.device)
 
     def __len__(self):
-        return len(self.X)
+        return len(self.X) if self.rows is None else len(self.rows)
 
     def __getitem__(self, i):
         # Only for code that insists on single rows; the fast path never calls it.
+        i = i if self.rows is None else self.rows[i]
         return self.X[i], (self.y[i] if self.y is not None else torch.zeros(()))
 
+    @property
+    def targets(self):
+        """The targets of this dataset's rows (None without targets)."""
+        if self.y is None or self.rows is None:
+            return self.y
+        return self.y[self.rows]
+
     def subset(self, idx):
-        """Rows ``idx`` (a LongTensor) as a new :class:`TensorData`."""
+        """Rows ``idx`` (positions in this dataset, a LongTensor) as a new view."""
         idx = idx.to(self.X.device)
-        return TensorData(self.X[idx], None if self.y is None else self.y[idx])
+        return TensorData(self.X, self.y, idx if self.rows is None else self.rows[idx])
 
 
 class BatchIterator:
     """Iterate over a :class:`TensorData` in batches of whole-tensor slices.
 
-    Yields ``(X_batch, y_batch)`` (``y_batch`` is None without targets), the
-    shape skorch's ``train_step`` unpacks. A new permutation is drawn from torch's
-    global generator at each pass when ``shuffle`` is True (the estimators seed it).
+    Yields ``(Xi, y_batch)`` with ``Xi = {'x': X_batch, 'y': y_batch}`` (``'y'`` only
+    when there are targets), which skorch passes to the module as ``module(**Xi)``.
+    A new permutation is drawn from torch's global generator at each pass when
+    ``shuffle`` is True (the estimators seed it). Subclasses change which rows form
+    a batch by overriding :meth:`batch_rows`.
 
-    With ``labelled_batch_size > 0`` (and shuffling, and targets where -1 marks an
-    unlabelled row), every batch is topped up with that many labelled rows, taken in
-    turn from a shuffled pass over the labelled rows that starts again whenever it
-    runs out: with few labels, each one is then seen many times per epoch.
+    Parameters
+    ----------
+    dataset : TensorData
+    batch_size : int
+        Rows per batch (-1: all rows).
+    shuffle : bool, default=False
     """
 
-    def __init__(self, dataset, batch_size, shuffle=False, labelled_batch_size=0):
+    def __init__(self, dataset, batch_size, shuffle=False):
         self.dataset = dataset
         self.batch_size = len(dataset) if batch_size == -1 else int(batch_size)
         self.shuffle = shuffle
-        self.labelled_batch_size = int(labelled_batch_size or 0)
 
     def __len__(self):
         return math.ceil(len(self.dataset) / self.batch_size)
 
-    def _labelled_stream(self, rows):
-        """Endless shuffled passes over ``rows``, ``labelled_batch_size`` at a time."""
-        k, pool = self.labelled_batch_size, rows[:0]
-        while True:
-            while len(pool) < k:
-                pool = torch.cat([pool, rows[torch.randperm(len(rows)).to(rows.device)]])
-            yield pool[:k]
-            pool = pool[k:]
-
-    def __iter__(self):
-        X, y = self.dataset.X, self.dataset.y
-        n, bs = len(X), self.batch_size
+    def batch_rows(self):
+        """Yield each batch's row positions in the dataset (a LongTensor or a slice)."""
+        n, bs = len(self.dataset), self.batch_size
+        device = self.dataset.X.device
         if self.shuffle:
-            order = torch.randperm(n).to(X.device)
-            extra = None
-            if self.labelled_batch_size and y is not None:
-                labelled = torch.nonzero(y >= 0).flatten()
-                if len(labelled):
-                    extra = self._labelled_stream(labelled)
+            order = torch.randperm(n).to(device)
             for start in range(0, n, bs):
-                idx = order[start:start + bs]
-                if extra is not None:
-                    idx = torch.cat([idx, next(extra)])
-                # index_select: ~2x faster than X[idx] (advanced indexing) on CPU.
-                yield (torch.index_select(X, 0, idx),
-                       None if y is None else torch.index_select(y, 0, idx))
+                yield order[start:start + bs]
         else:
             for start in range(0, n, bs):
-                yield X[start:start + bs], (None if y is None else y[start:start + bs])
+                yield slice(start, start + bs)
+
+    def __iter__(self):
+        data = self.dataset
+        X, y, rows = data.X, data.y, data.rows
+        for idx in self.batch_rows():
+            if rows is not None:
+                idx = rows[idx]
+            if isinstance(idx, slice):
+                xb, yb = X[idx], (None if y is None else y[idx])
+            else:
+                # index_select: ~2x faster than X[idx] (advanced indexing) on CPU.
+                xb = torch.index_select(X, 0, idx)
+                yb = None if y is None else torch.index_select(y, 0, idx)
+            yield ({"x": xb} if yb is None else {"x": xb, "y": yb}), yb
 
 
 class RandomSplit:
@@ -136,8 +155,10 @@ class RandomSplit:
     fraction : float
         Share of rows held out, in (0, 1).
     stratify : bool
-        Keep class proportions (needs targets; unlabelled rows, coded -1, form
-        their own stratum).
+        Keep the proportions of the target values (needs targets; every distinct
+        value, such as a marker of unlabelled rows, is its own stratum). When a
+        stratified draw would leave a side empty (few rows per class), the split
+        falls back to a plain random one.
     """
 
     def __init__(self, fraction, stratify=False):
@@ -153,67 +174,77 @@ class RandomSplit:
                 "validation; early stopping needs at least one row on each side. "
                 "Pass more data, change validation_fraction, or set early_stopping=False."
             )
-        if self.stratify and dataset.y is not None:
-            labels = dataset.y.cpu()
-            valid = []
+        valid = None
+        targets = dataset.targets
+        if self.stratify and targets is not None:
+            labels = targets.cpu()
+            parts = []
             for label in torch.unique(labels):
-                rows = torch.nonzero(labels == label).flatten()
-                rows = rows[torch.randperm(len(rows))]
-                valid.append(rows[: int(round(self.fraction * len(rows)))])
-            valid = torch.cat(valid)
-            mask = torch.ones(n, dtype=torch.bool)
-            mask[valid] = False
-            train = torch.nonzero(mask).flatten()
-        else:
-            order = torch.randperm(n)
-            valid, train = order[:n_valid], order[n_valid:]
-        return dataset.subset(train), dataset.subset(valid)
+                members = torch.nonzero(labels == label).flatten()
+                members = members[torch.randperm(len(members))]
+                parts.append(members[: int(round(self.fraction * len(members)))])
+            valid = torch.cat(parts)
+            if not 0 < len(valid) < n:
+                valid = None  # too few rows per stratum: plain random split
+        if valid is None:
+            valid = torch.randperm(n)[:n_valid]
+        mask = torch.ones(n, dtype=torch.bool)
+        mask[valid] = False
+        return dataset.subset(torch.nonzero(mask).flatten()), dataset.subset(valid)
 
 
 class VAENet(NeuralNet):
-    """skorch net for a module with ``forward`` and ``loss_terms`` (see ``skvae.nn.VAE``).
+    """skorch net minimising the batch mean of a module's weighted per-row loss terms.
 
-    The loss is the batch mean of ``reconstruction + beta * kl`` (plus
-    ``alpha * classification`` when the module reports such a term). Each part's
-    epoch mean is recorded in the history as ``train_<part>`` / ``valid_<part>``;
-    a non-finite loss stops the fit with :class:`FloatingPointError`.
+    The module's ``forward(x, y=None)`` returns a dict ``{name: (n,) tensor}``; the
+    loss is the batch mean of ``sum(loss_weights.get(name, 1) * term)``. Each term's
+    epoch mean is recorded in the history as ``train_<name>`` / ``valid_<name>``; a
+    non-finite loss stops the fit with :class:`FloatingPointError`. The net knows no
+    particular model: what is model-specific reaches it through skorch's own
+    parameters (e.g. ``iterator_train`` for a different batch composition).
 
     Parameters
     ----------
     module : torch.nn.Module
-        The initialised module (``skvae.nn.VAE`` or compatible).
-    beta : float
-        Weight of the KL term.
-    alpha : float
-        Weight of a ``'classification'`` term, if the module has one.
-    shuffle : bool
-        Shuffle the training rows at every epoch.
+        The initialised module (``skvae.nn.VAE``, ``skvae.nn.M2`` or compatible).
+    loss_weights : dict, optional
+        Weight of each named term (1 when absent), e.g. ``{'kl': beta}``. Callbacks
+        may change it between epochs.
     precision : {'32', 'bf16-mixed'}
-        ``'bf16-mixed'`` runs the forward pass under ``torch.autocast`` with bfloat16
-        (the loss is still summed in float32, and no gradient scaling is needed).
+        ``'bf16-mixed'`` runs the whole forward pass, every loss term included, under
+        ``torch.autocast`` with bfloat16; the terms are summed in float32.
     flush_denormal : bool
         Flush denormal floats to zero during fit on CPU (see :func:`flush_denormal`).
-    labelled_batch_size : int
-        Labelled rows added to every training batch (see :class:`BatchIterator`); 0 for none.
     **kwargs
         Passed on to :class:`skorch.NeuralNet`.
     """
 
-    def __init__(self, module, *args, beta=1.0, alpha=1.0, shuffle=True, precision="32",
-                 flush_denormal=True, labelled_batch_size=0, criterion=torch.nn.Module,
-                 **kwargs):
+    def __init__(self, module, *args, loss_weights=None, precision="32",
+                 flush_denormal=True, criterion=torch.nn.Module, **kwargs):
+        kwargs.setdefault("iterator_train", BatchIterator)
+        kwargs.setdefault("iterator_valid", BatchIterator)
+        kwargs.setdefault("iterator_train__shuffle", True)
         super().__init__(module, *args, criterion=criterion, **kwargs)
-        self.labelled_batch_size = labelled_batch_size
-        self.beta = beta
-        self.alpha = alpha
-        self.shuffle = shuffle
+        self.loss_weights = dict(loss_weights or {})
         self.precision = precision
         self.flush_denormal = flush_denormal
 
     def partial_fit(self, X, y=None, classes=None, **fit_params):
+        """Train; unlike skorch's, a KeyboardInterrupt is raised again, not swallowed.
+
+        ``on_train_end`` still runs (so callbacks such as early stopping finish), and
+        the epochs completed before the interrupt stay in the history.
+        """
+        if not self.initialized_:
+            self.initialize()
         cpu = torch.device(self.device).type == "cpu" if self.device else True
         with flush_denormal(self.flush_denormal and cpu):
-            return super().partial_fit(X, y, classes=classes, **fit_params)
+            self.notify("on_train_begin", X=X, y=y)
+            try:
+                self.fit_loop(X, y, **fit_params)
+            finally:
+                self.notify("on_train_end", X=X, y=y)
+        return self
 
     # -- data path -------------------------------------------------------------
     def get_dataset(self, X, y=None):
@@ -224,38 +255,36 @@ class VAENet(NeuralNet):
         return TensorData(X, y)
 
     def get_iterator(self, dataset, training=False):
-        if not isinstance(dataset, TensorData):
+        if isinstance(dataset, TensorData):
             return super().get_iterator(dataset, training=training)
-        return BatchIterator(dataset, self.batch_size, shuffle=training and self.shuffle,
-                             labelled_batch_size=self.labelled_batch_size if training else 0)
+        # Anything else (a user's torch Dataset) goes through a plain DataLoader.
+        return torch.utils.data.DataLoader(dataset, batch_size=self.batch_size,
+                                           shuffle=training)
 
     def infer(self, x, **fit_params):
         # Batches already live on the device as tensors.
+        if not isinstance(x, dict):
+            x = {"x": x}
         if self.precision == "32":
-            return self.module_(x, **fit_params)
+            return self.module_(**x, **fit_params)
         if self.precision != "bf16-mixed":
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}.")
         with torch.autocast(torch.device(self.device).type, dtype=torch.bfloat16):
-            out = self.module_(x, **fit_params)
-        # The loss (a sum over many pixels) is computed in float32.
-        return tuple(o.float() if o.is_floating_point() else o for o in out)
+            terms = self.module_(**x, **fit_params)
+        return {name: term.float() for name, term in terms.items()}
 
     # -- loss ------------------------------------------------------------------
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        terms = self.module_.loss_terms(X, y_pred, y_true)
-        loss = terms["reconstruction"] + self.beta * terms["kl"]
-        if "classification" in terms:
-            loss = loss + self.alpha * terms["classification"]
-        loss = loss.mean() if loss.ndim else loss
-        self._accumulate(terms, len(X), training)
-        return loss
+        weights = self.loss_weights
+        loss = sum(weights.get(name, 1.0) * term for name, term in y_pred.items())
+        n = len(next(iter(y_pred.values())))
+        self._accumulate(y_pred, n, training)
+        return loss.mean()
 
     def _accumulate(self, terms, n, training):
         sums = self._part_sums.setdefault(training, {})
         for name, value in terms.items():
-            value = value.detach()
-            total = value.sum() if value.ndim else value * n
-            sums[name] = sums.get(name, 0.0) + total
+            sums[name] = sums.get(name, 0.0) + value.detach().sum()
         counts = self._part_counts
         counts[training] = counts.get(training, 0) + n
 
@@ -275,7 +304,7 @@ class VAENet(NeuralNet):
         if not np.all(np.isfinite(losses)):
             raise FloatingPointError(
                 f"The training loss became {float(np.asarray(losses)[~np.isfinite(losses)][0])}"
-                f" at epoch {epoch}: training diverged. Lower learning_rate (e.g. by a "
+                f" at epoch {epoch}: training diverged. Lower learning_rate_init (e.g. by a "
                 "factor of 10), check the input scaling, or use a smaller beta."
             )
 
@@ -284,21 +313,34 @@ class VAENet(NeuralNet):
         return super().initialize()
 
     # -- inference helpers used by the estimators --------------------------------
-    def run_batched(self, fn, *arrays, batch_size=None):
+    def run_batched(self, fn, *arrays, batch_size=None, dtype=np.float32):
         """Apply ``fn`` to row-aligned ``arrays`` in batches on the net's device.
 
         ``fn`` takes one batch tensor per array and returns a tensor or a tuple of
         tensors; the results are concatenated on the CPU. Runs in eval mode without
-        gradients.
+        gradients. Each batch is cast to ``dtype`` on its own (memory stays bounded by
+        the batch size), and every batch has the same number of rows, the last one
+        padded by repeating its first row (the padding is trimmed from the result):
+        the kernels then see the same shapes whatever the number of rows asked for,
+        so a row's result does not depend on the other rows passed with it.
         """
-        tensors = [torch.as_tensor(a) for a in arrays]
-        bs = batch_size or max(self.batch_size, 1024)
+        n = len(arrays[0])
+        bs = batch_size or INFERENCE_BATCH_SIZE
         self.module_.eval()
         outs = []
         with torch.inference_mode():
-            for start in range(0, len(tensors[0]), bs):
-                out = fn(*(t[start:start + bs].to(self.device) for t in tensors))
-                outs.append(tuple(o.cpu() for o in out) if isinstance(out, tuple) else out.cpu())
+            for start in range(0, n, bs):
+                stop = min(start + bs, n)
+                batch = []
+                for a in arrays:
+                    t = torch.as_tensor(np.asarray(a[start:stop], dtype=dtype))
+                    if stop - start < bs:
+                        t = torch.cat([t, t[:1].expand(bs - (stop - start), *t.shape[1:])])
+                    batch.append(t.to(self.device))
+                out = fn(*batch)
+                m = stop - start
+                outs.append(tuple(o[:m].cpu() for o in out) if isinstance(out, tuple)
+                            else out[:m].cpu())
         if outs and isinstance(outs[0], tuple):
             return tuple(torch.cat(parts) for parts in zip(*outs, strict=True))
         return torch.cat(outs)

@@ -50,7 +50,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         Number of training epochs (fewer if early stopping triggers).
     batch_size : int, default=128
         Rows per gradient step.
-    learning_rate : float, default=1e-3
+    learning_rate_init : float, default=1e-3
         Adam's step size.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows and stop when the validation loss
@@ -132,11 +132,15 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         hidden_layer_sizes=(256, 128),
         architecture="mlp",
         image_shape=None,
+        encoder=None,
+        decoder=None,
         likelihood="bernoulli",
         beta=1.0,
         max_iter=100,
         batch_size=128,
-        learning_rate=1e-3,
+        learning_rate_init=1e-3,
+        weight_decay=0.0,
+        tol=None,
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
@@ -150,11 +154,15 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         self.hidden_layer_sizes = hidden_layer_sizes
         self.architecture = architecture
         self.image_shape = image_shape
+        self.encoder = encoder
+        self.decoder = decoder
         self.likelihood = likelihood
         self.beta = beta
         self.max_iter = max_iter
         self.batch_size = batch_size
-        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.weight_decay = weight_decay
+        self.tol = tol
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
@@ -165,11 +173,11 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         self.random_state = random_state
 
     def _build_module(self, n_features):
+        arch = self._architecture()
         return VAE(
-            self._make_encoder(n_features, self.n_components),
-            self._make_decoder(self.n_components, n_features),
-            self.likelihood,
-            n_features,
+            arch.encoder(n_features, self.n_components),
+            arch.decoder(self.n_components, n_features),
+            self._make_likelihood(n_features),
         )
 
     @_fit_context(prefer_skip_nested_validation=True)

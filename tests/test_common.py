@@ -1,8 +1,9 @@
-"""scikit-learn's estimator checks for every public estimator."""
+"""scikit-learn's estimator checks for every public estimator, with one table of the
+checks expected to fail and why."""
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skvae import VAETransformer
+from skvae import VAEClassifier, VAETransformer
 
 # The checks feed real-valued data (negative values included), which the default
 # likelihood='bernoulli' rightly refuses; the Gaussian likelihood accepts any real X.
@@ -11,11 +12,33 @@ ESTIMATORS = [
         n_components=2, hidden_layer_sizes=(8,), likelihood="gaussian", max_iter=2,
         batch_size=32, device="cpu", random_state=0,
     ),
+    VAEClassifier(
+        n_components=2, hidden_layer_sizes=(16,), likelihood="gaussian", max_iter=10,
+        batch_size=32, learning_rate_init=0.01, device="cpu", random_state=0,
+    ),
 ]
 
-EXPECTED_FAILED = {}
+#: Checks that cannot pass, by estimator class name, with the reason.
+EXPECTED_FAILED = {
+    "VAETransformer": {},
+    "VAEClassifier": {
+        "check_classifiers_classes": (
+            "the check's binary labels are [-1, 1], but -1 marks unlabelled rows (the "
+            "scikit-learn semi-supervised convention), which leaves a single class"
+        ),
+        "check_methods_sample_order_invariance": (
+            "a row's float32 result can change in the last bit (~1e-7) when it moves to "
+            "another position inside a batch (the matrix-product kernels tile rows); "
+            "transform feeds the classifier's softmax into the encoder, and the check's "
+            "tolerance is tighter than float32 precision. Subsets (other rows in the "
+            "batch) give the same results: every inference batch is padded to one size"
+        ),
+    },
+}
 
 
-@parametrize_with_checks(ESTIMATORS, expected_failed_checks=lambda est: EXPECTED_FAILED)
+@parametrize_with_checks(
+    ESTIMATORS, expected_failed_checks=lambda est: EXPECTED_FAILED[type(est).__name__]
+)
 def test_sklearn_compatible(estimator, check):
     check(estimator)

@@ -14,7 +14,7 @@ from sklearn.svm import SVC
 
 from skvae import VAETransformer
 from skvae._base import resolve_device
-from skvae.nn import ConvDecoder, ConvEncoder, conv_sizes
+from skvae.nn import ConvBody, ConvDecoder, ConvEncoder, conv_sizes
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -31,7 +31,7 @@ def fitted_conv(digits):
     X, _ = digits
     return VAETransformer(
         n_components=8, architecture="conv", image_shape=(1, 8, 8), hidden_layer_sizes=(64,),
-        max_iter=30, batch_size=64, learning_rate=3e-3, device="cpu", random_state=0,
+        max_iter=30, batch_size=64, learning_rate_init=3e-3, device="cpu", random_state=0,
     ).fit(X)
 
 
@@ -73,7 +73,7 @@ def test_conv_vae_learns_digits(digits, fitted_conv):
     err_mean_image = np.mean((X.mean(axis=0) - X) ** 2)
     assert err < 0.6 * err_mean_image
     assert fitted_conv.loss_curve_[-1] < fitted_conv.loss_curve_[0]
-    assert isinstance(fitted_conv.net_.module_.encoder, ConvEncoder)
+    assert isinstance(fitted_conv.net_.module_.encoder.body, ConvBody)
 
 
 def test_conv_pipeline_svc_well_above_chance(digits):
@@ -82,7 +82,7 @@ def test_conv_pipeline_svc_well_above_chance(digits):
     pipe = make_pipeline(
         VAETransformer(n_components=8, architecture="conv", image_shape=(1, 8, 8),
                        hidden_layer_sizes=(64,), max_iter=25, batch_size=64,
-                       learning_rate=3e-3, device="cpu", random_state=0),
+                       learning_rate_init=3e-3, device="cpu", random_state=0),
         SVC(),
     )
     assert pipe.fit(X_tr, y_tr).score(X_te, y_te) > 0.6  # chance is 0.1
@@ -92,7 +92,7 @@ def test_conv_infers_square_single_channel(digits):
     X, _ = digits
     vae = VAETransformer(n_components=2, architecture="conv", hidden_layer_sizes=(8,),
                          max_iter=1, device="cpu", random_state=0).fit(X[:50])
-    assert vae.net_.module_.encoder.image_shape == (1, 8, 8)
+    assert vae.net_.module_.encoder.body.image_shape == (1, 8, 8)
 
 
 def test_conv_without_shape_on_non_square_errors():
@@ -145,7 +145,7 @@ def test_conv_is_deterministic_given_seed(digits):
 def test_bf16_mixed_precision_runs_on_cpu(digits):
     X, _ = digits
     vae = VAETransformer(n_components=4, architecture="conv", hidden_layer_sizes=(32,),
-                         precision="bf16-mixed", max_iter=4, learning_rate=3e-3,
+                         precision="bf16-mixed", max_iter=4, learning_rate_init=3e-3,
                          device="cpu", random_state=0).fit(X)
     assert np.all(np.isfinite(vae.loss_curve_))
     assert vae.loss_curve_[-1] < vae.loss_curve_[0]

@@ -28,7 +28,7 @@ def test_shuffled_batches_cover_every_row_once_per_epoch():
     assert len(it) == 7
     orders = []
     for _ in range(2):
-        batches = [xb for xb, _ in it]
+        batches = [xi["x"] for xi, _ in it]
         assert [len(b) for b in batches] == [16] * 6 + [7]
         rows = torch.cat(batches).flatten()
         assert sorted(rows.tolist()) == list(range(103))
@@ -40,7 +40,7 @@ def test_batches_match_a_hand_written_randperm_loop():
     X = torch.randn(50, 3)
     y = torch.arange(50)
     torch.manual_seed(7)
-    ours = list(BatchIterator(TensorData(X, y), 8, shuffle=True))
+    ours = [(xi["x"], yb) for xi, yb in BatchIterator(TensorData(X, y), 8, shuffle=True)]
     torch.manual_seed(7)
     order = torch.randperm(50)
     for i, (xb, yb) in enumerate(ours):
@@ -50,7 +50,7 @@ def test_batches_match_a_hand_written_randperm_loop():
 
 def test_unshuffled_batches_are_slices_in_order():
     X = torch.arange(10.0).reshape(-1, 1)
-    batches = [xb for xb, _ in BatchIterator(TensorData(X), 4)]
+    batches = [xi["x"] for xi, _ in BatchIterator(TensorData(X), 4)]
     assert [b.flatten().tolist() for b in batches] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
 
 
@@ -73,7 +73,7 @@ class CountBatches(Callback):
     def on_batch_end(self, net, batch=None, training=None, **kwargs):
         if training:
             self.batches += 1
-            self.train_rows += len(batch[0])
+            self.train_rows += len(batch[0]["x"])
 
 
 def test_callbacks_history_and_progress_bar(X, capsys):
@@ -91,7 +91,7 @@ def test_callbacks_history_and_progress_bar(X, capsys):
 
 def test_early_stopping_records_validation_parts(X):
     vae = small(max_iter=50, early_stopping=True, validation_fraction=0.2,
-                n_iter_no_change=2, learning_rate=0.05).fit(X)
+                n_iter_no_change=2, learning_rate_init=0.05).fit(X)
     assert vae.n_iter_ < 50
     assert "valid_reconstruction" in vae.history_[-1] and "valid_loss" in vae.history_[-1]
 

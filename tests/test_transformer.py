@@ -224,7 +224,7 @@ def test_bad_input_is_a_clear_error(X, match):
 def test_wrong_number_of_features_at_transform(small):
     with pytest.raises(ValueError, match="64 features"):
         small.transform(np.zeros((2, 10)))
-    with pytest.raises(ValueError, match="n_components=4"):
+    with pytest.raises(ValueError, match="n_components_=4"):
         small.inverse_transform(np.zeros((2, 3)))
 
 
@@ -243,7 +243,7 @@ def test_cuda_without_gpu_says_so(digits):
 @pytest.mark.parametrize(
     ("param", "value"),
     [("n_components", 0), ("likelihood", "poisson"), ("max_iter", 0), ("beta", -1.0),
-     ("learning_rate", 0.0), ("hidden_layer_sizes", (16, -2))],
+     ("learning_rate_init", 0.0), ("hidden_layer_sizes", (16, -2))],
 )
 def test_bad_hyperparameters(digits, param, value):
     with pytest.raises(ValueError, match=param):
@@ -288,5 +288,5 @@ def test_diverging_fit_names_the_epoch(digits):
                     next(net.module_.parameters()).fill_(float("nan"))
 
     vae = VAETransformer(callbacks=[("poison", Poison())], random_state=0, **FAST)
-    with pytest.raises(FloatingPointError, match=r"epoch 2.*learning_rate"):
+    with pytest.raises(FloatingPointError, match=r"epoch 2.*learning_rate_init"):
         vae.fit(digits[0][:100])

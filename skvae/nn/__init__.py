@@ -1,21 +1,66 @@
-"""Pure PyTorch parts of skvae: modules and loss terms (no scikit-learn, no skorch)."""
+"""Pure PyTorch parts of skvae: models, networks, likelihoods and the ELBO's terms.
 
-from .conv import ConvDecoder, ConvEncoder, conv_sizes
-from .losses import LIKELIHOODS, gaussian_kl, reconstruction_nll
+Imports neither scikit-learn nor skorch. The extension points are two tables:
+:data:`LIKELIHOODS` (observation models) and :data:`ARCHITECTURES` (builders of
+encoder, decoder and classifier networks); see ``docs/design.md``.
+"""
+
+from .architectures import (
+    ARCHITECTURES,
+    Architecture,
+    ConvArchitecture,
+    CustomArchitecture,
+    MLPArchitecture,
+    make_architecture,
+)
+from .conv import ConvBody, ConvDecoder, ConvEncoder, check_image_shape, conv_sizes
+from .likelihoods import (
+    LIKELIHOODS,
+    BernoulliLikelihood,
+    GaussianLikelihood,
+    Likelihood,
+    make_likelihood,
+)
+from .losses import elbo_parts, gaussian_kl, reparameterize
 from .m2 import M2
-from .modules import MLP, VAE, DecoderModel, MLPDecoder, MLPEncoder
+from .modules import (
+    MLP,
+    VAE,
+    Classifier,
+    DecoderModel,
+    GaussianEncoder,
+    MLPDecoder,
+    MLPEncoder,
+    feature_width,
+)
 
 __all__ = [
+    "ARCHITECTURES",
     "LIKELIHOODS",
     "M2",
     "MLP",
+    "VAE",
+    "Architecture",
+    "BernoulliLikelihood",
+    "Classifier",
+    "ConvArchitecture",
+    "ConvBody",
     "ConvDecoder",
     "ConvEncoder",
+    "CustomArchitecture",
     "DecoderModel",
+    "GaussianEncoder",
+    "GaussianLikelihood",
+    "Likelihood",
+    "MLPArchitecture",
     "MLPDecoder",
     "MLPEncoder",
-    "VAE",
+    "check_image_shape",
     "conv_sizes",
+    "elbo_parts",
+    "feature_width",
     "gaussian_kl",
-    "reconstruction_nll",
+    "make_architecture",
+    "make_likelihood",
+    "reparameterize",
 ]

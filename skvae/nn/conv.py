@@ -9,20 +9,65 @@ encoder's sizes exactly, so no cropping is needed.
 """
 
 import math
+import numbers
 
+import numpy as np
 from torch import nn
 
-from .modules import MLP, _Encoder
+from .modules import MLP, GaussianEncoder, mlp_body
 
-__all__ = ["ConvEncoder", "ConvDecoder", "conv_sizes"]
+__all__ = ["ConvBody", "ConvEncoder", "ConvDecoder", "conv_sizes", "check_image_shape"]
 
 
-def _check_image_shape(image_shape):
-    shape = tuple(int(s) for s in image_shape)
-    if len(shape) != 3 or min(shape) < 1:
+def check_image_shape(image_shape, n_features=None):
+    """``image_shape`` as ``(channels, height, width)`` ints, or raise ValueError.
+
+    The one image-shape check of skvae (estimators, conv modules and plotting use it).
+
+    Parameters
+    ----------
+    image_shape : sequence of int or None
+        ``(channels, height, width)``; None means a square one-channel image, which
+        needs ``n_features`` to be a perfect square.
+    n_features : int, optional
+        Columns of X (one flattened image per row): when given, the shape must
+        describe exactly that many pixels.
+
+    Returns
+    -------
+    tuple of int
+
+    Examples
+    --------
+    >>> check_image_shape(None, 64)
+    (1, 8, 8)
+    >>> check_image_shape([3, 4, 5], 60)
+    (3, 4, 5)
+    """
+    if image_shape is None:
+        side = math.isqrt(n_features) if n_features is not None else 0
+        if n_features is None or side * side != n_features:
+            raise ValueError(
+                f"A conv architecture needs image_shape=(channels, height, width) for "
+                f"X with {n_features} features: only a perfect square number of features "
+                "is taken as a square one-channel image. Pass e.g. image_shape=(3, 32, 32)."
+            )
+        return (1, side, side)
+    shape = np.asarray(image_shape, dtype=object).ravel()
+    if (shape.size != 3
+            or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 1
+                       for s in shape)):
         raise ValueError(
-            "image_shape must be (channels, height, width) with positive sizes; "
-            f"got {image_shape!r}."
+            "image_shape must be three positive integers (channels, height, width), "
+            f"e.g. (1, 28, 28); got {image_shape!r}."
+        )
+    shape = tuple(int(s) for s in shape)
+    if n_features is not None and math.prod(shape) != n_features:
+        raise ValueError(
+            f"image_shape={shape} describes {math.prod(shape)} pixels per image but X has "
+            f"{n_features} features. X must hold one flattened image per row "
+            "(images.reshape(n_images, -1), channels first), and image_shape its "
+            "(channels, height, width)."
         )
     return shape
 
@@ -56,24 +101,64 @@ def conv_sizes(height, width, n_layers):
     return sizes
 
 
-class ConvEncoder(_Encoder):
-    """Map flattened images to the mean and log-variance of ``q(z | x)``.
+class ConvBody(nn.Module):
+    """Stride-2 3 x 3 convolutions with ReLU, then fully connected hidden layers.
 
-    Stride-2 3 x 3 convolutions with ReLU (each halves the image side, rounding
-    up), then fully connected hidden layers, then a linear head.
+    Each convolution halves the image side (rounding up). Takes flattened images
+    ``(n, C * H * W)`` (channels first, then rows, as ``images.reshape(n, -1)``
+    gives) and returns features ``(n, n_hidden)``.
 
     Parameters
     ----------
     image_shape : tuple of int
-        ``(channels, height, width)`` of one image; inputs have ``C * H * W`` columns
-        in C-order (channels first, then rows), as ``images.reshape(n, -1)`` gives.
+        ``(channels, height, width)`` of one image.
+    channels : sequence of int, default=(32, 64)
+        Output channels of the convolutions, one stride-2 layer each.
+    hidden_layer_sizes : sequence of int, default=(256,)
+        Widths of the fully connected layers after the convolutions.
+
+    Examples
+    --------
+    >>> import torch
+    >>> body = ConvBody((1, 8, 8), channels=(4, 8), hidden_layer_sizes=(16,))
+    >>> body(torch.zeros(3, 64)).shape, body.n_hidden
+    (torch.Size([3, 16]), 16)
+    """
+
+    def __init__(self, image_shape, channels=(32, 64), hidden_layer_sizes=(256,)):
+        super().__init__()
+        self.image_shape = check_image_shape(image_shape)
+        c, h, w = self.image_shape
+        layers = []
+        for c_in, c_out in zip((c, *channels[:-1]), channels, strict=True):
+            layers += [nn.Conv2d(c_in, c_out, kernel_size=3, stride=2, padding=1), nn.ReLU()]
+        self.conv = nn.Sequential(*layers)
+        h_out, w_out = conv_sizes(h, w, len(channels))[-1]
+        n_flat = (channels[-1] if channels else c) * h_out * w_out
+        self.dense = mlp_body(n_flat, tuple(hidden_layer_sizes))
+        self.n_hidden = ([n_flat, *hidden_layer_sizes])[-1]
+
+    def forward(self, x):
+        h = self.conv(x.reshape(x.shape[0], *self.image_shape))
+        return self.dense(h.flatten(1))
+
+
+class ConvEncoder(GaussianEncoder):
+    """Map flattened images to the mean and log-variance of ``q(z | x)``.
+
+    A :class:`~skvae.nn.GaussianEncoder` whose body is a :class:`ConvBody`.
+
+    Parameters
+    ----------
+    image_shape : tuple of int
+        ``(channels, height, width)`` of one image.
     n_latent : int
         Latent size.
     n_condition : int, default=0
         Size of an optional conditioning vector ``c`` joined to the features before
-        the head, for ``q(z | x, c)``; the same contract as :class:`MLPEncoder`.
+        the head, for ``q(z | x, c)``.
     channels : sequence of int, default=(32, 64)
-        Output channels of the convolutions, one stride-2 layer each.
+        Output channels of the convolutions.
     hidden_layer_sizes : sequence of int, default=(256,)
         Widths of the fully connected layers after the convolutions.
 
@@ -88,22 +173,9 @@ class ConvEncoder(_Encoder):
 
     def __init__(self, image_shape, n_latent, n_condition=0, channels=(32, 64),
                  hidden_layer_sizes=(256,)):
-        super().__init__()
-        self.image_shape = _check_image_shape(image_shape)
-        c, h, w = self.image_shape
-        layers = []
-        for c_in, c_out in zip((c, *channels[:-1]), channels, strict=True):
-            layers += [nn.Conv2d(c_in, c_out, kernel_size=3, stride=2, padding=1), nn.ReLU()]
-        self.conv = nn.Sequential(*layers)
-        h_out, w_out = conv_sizes(h, w, len(channels))[-1]
-        n_flat = (channels[-1] if channels else c) * h_out * w_out
-        sizes = [n_flat, *hidden_layer_sizes]
-        self.body = nn.Sequential(MLP(sizes), nn.ReLU()) if hidden_layer_sizes else nn.Identity()
-        self.head = nn.Linear(sizes[-1] + n_condition, 2 * n_latent)
-
-    def features(self, x):
-        h = self.conv(x.reshape(x.shape[0], *self.image_shape))
-        return self.body(h.flatten(1))
+        body = ConvBody(image_shape, channels, hidden_layer_sizes)
+        super().__init__(body, body.n_hidden, n_latent, n_condition)
+        self.image_shape = body.image_shape
 
 
 class ConvDecoder(nn.Module):
@@ -135,7 +207,7 @@ class ConvDecoder(nn.Module):
 
     def __init__(self, n_inputs, image_shape, channels=(64, 32), hidden_layer_sizes=(256,)):
         super().__init__()
-        self.image_shape = _check_image_shape(image_shape)
+        self.image_shape = check_image_shape(image_shape)
         c, h, w = self.image_shape
         sizes = conv_sizes(h, w, len(channels))[::-1]  # smallest map first
         c0 = channels[0] if channels else c

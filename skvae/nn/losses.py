@@ -1,20 +1,14 @@
-"""Per-sample loss terms of a VAE, in nats.
+"""The ELBO's terms, written once for every model, in nats per row.
 
 Every function here returns one value per row (shape ``(n,)``), so callers can
-weight, mask or average them as they need. Pure PyTorch: no scikit-learn, no skorch.
+weight, mask or average them as they need. :func:`elbo_parts` is the one
+reconstruction-plus-KL computation shared by :class:`~skvae.nn.VAE` and
+:class:`~skvae.nn.M2`. Pure PyTorch: no scikit-learn, no skorch.
 """
 
-import math
-
 import torch
-import torch.nn.functional as F
 
-__all__ = ["gaussian_kl", "reconstruction_nll", "LIKELIHOODS"]
-
-#: Observation models understood by :func:`reconstruction_nll`.
-LIKELIHOODS = ("bernoulli", "gaussian")
-
-_LOG_2PI = math.log(2.0 * math.pi)
+__all__ = ["gaussian_kl", "reparameterize", "elbo_parts"]
 
 
 def gaussian_kl(mu, logvar):
@@ -39,40 +33,54 @@ def gaussian_kl(mu, logvar):
     return 0.5 * torch.sum(mu.pow(2) + logvar.exp() - 1.0 - logvar, dim=1)
 
 
-def reconstruction_nll(x, decoded, likelihood, log_scale=None):
-    """Negative log-likelihood of ``x`` under the decoder's output, for each row.
+def reparameterize(mu, logvar, eps=None):
+    """Draw ``z = mu + exp(logvar / 2) * eps`` (differentiable in ``mu`` and ``logvar``).
 
     Parameters
     ----------
-    x : torch.Tensor of shape (n, d)
-        The data (flattened).
-    decoded : torch.Tensor of shape (n, d)
-        The decoder output: logits for ``'bernoulli'``, means for ``'gaussian'``.
-    likelihood : {'bernoulli', 'gaussian'}
-        The observation model.
-    log_scale : torch.Tensor of shape (d,), optional
-        Per-feature log standard deviation for ``'gaussian'`` (0, unit variance,
-        when omitted).
+    mu, logvar : torch.Tensor of shape (n, k)
+    eps : torch.Tensor of shape (n, k), optional
+        Standard normal noise; drawn from torch's generator when omitted.
 
     Returns
     -------
-    torch.Tensor of shape (n,)
-        ``-log p(x | z)`` summed over the features, in nats.
+    torch.Tensor of shape (n, k)
 
     Examples
     --------
     >>> import torch
-    >>> x = torch.tensor([[0.0, 1.0]])
-    >>> reconstruction_nll(x, torch.tensor([[-20.0, 20.0]]), "bernoulli") < 1e-6
-    tensor([True])
+    >>> reparameterize(torch.ones(2, 3), torch.zeros(2, 3), torch.zeros(2, 3))
+    tensor([[1., 1., 1.],
+            [1., 1., 1.]])
     """
-    x = x.reshape(x.shape[0], -1)
-    decoded = decoded.reshape(decoded.shape[0], -1)
-    if likelihood == "bernoulli":
-        return F.binary_cross_entropy_with_logits(decoded, x, reduction="none").sum(dim=1)
-    if likelihood == "gaussian":
-        if log_scale is None:
-            log_scale = torch.zeros((), dtype=x.dtype, device=x.device)
-        z = (x - decoded) * torch.exp(-log_scale)
-        return (0.5 * z.pow(2) + log_scale + 0.5 * _LOG_2PI).sum(dim=1)
-    raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}.")
+    if eps is None:
+        eps = torch.randn_like(mu)
+    return mu + eps * torch.exp(0.5 * logvar)
+
+
+def elbo_parts(model, x, mu, logvar, condition=None, eps=None):
+    """Per-row reconstruction NLL and KL of one posterior draw: the negative ELBO's parts.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Has ``decode(z)`` (the raw decoder output) and ``likelihood`` (a
+        :class:`~skvae.nn.Likelihood`).
+    x : torch.Tensor of shape (n, ...)
+        The data.
+    mu, logvar : torch.Tensor of shape (n, k)
+        The posterior ``q(z | x, ...)``.
+    condition : torch.Tensor of shape (n, c), optional
+        Joined to ``z`` before decoding (M2's one-hot class).
+    eps : torch.Tensor of shape (n, k), optional
+        The noise of the draw (fresh when omitted).
+
+    Returns
+    -------
+    nll, kl : torch.Tensor of shape (n,)
+        ``-log p(x | z, ...)`` and ``KL(q || N(0, I))``; the ELBO is ``-(nll + kl)``.
+    """
+    z = reparameterize(mu, logvar, eps)
+    if condition is not None:
+        z = torch.cat([z, condition], dim=1)
+    return model.likelihood.nll(x, model.decode(z)), gaussian_kl(mu, logvar)

@@ -21,7 +21,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .losses import gaussian_kl
+from .losses import elbo_parts
 from .modules import DecoderModel
 
 __all__ = ["M2"]
@@ -30,30 +30,30 @@ __all__ = ["M2"]
 class M2(DecoderModel):
     """Semi-supervised VAE with the class as a latent variable (Kingma et al., 2014, M2).
 
+    Its ``forward(x, y)`` returns the per-row loss terms, so every network pass of
+    the loss runs inside whatever wraps ``forward`` (autocast, for one).
+
     Parameters
     ----------
     classifier : nn.Module
-        Maps ``x`` to class logits ``(n, n_classes)``; a module returning a tuple
-        (an encoder's ``(mu, logvar)``) is accepted and its first element used.
+        Maps ``x`` to class logits ``(n, n_classes)``.
     encoder : nn.Module
         ``encoder(x, c) -> (mu, logvar)`` of ``q(z | x, y)``, with ``c`` the one-hot
         class (or class probabilities), of width ``n_classes``. An encoder that also
-        has ``features(x)`` and ``from_features(h, c)`` (as
-        :class:`~skvae.nn.MLPEncoder` and :class:`~skvae.nn.ConvEncoder` do) has its
-        hidden layers run once per unlabelled row instead of once per row and class.
+        has ``features(x)`` and ``from_features(h, c)`` (every
+        :class:`~skvae.nn.GaussianEncoder` does) has its body run once per
+        unlabelled row instead of once per row and class.
     decoder : nn.Module
-        Maps ``[z, onehot(y)]`` of width ``n_latent + n_classes`` to logits
-        (``'bernoulli'``) or means (``'gaussian'``) of ``p(x | z, y)``.
-    likelihood : {'bernoulli', 'gaussian'}
+        Maps ``[z, onehot(y)]`` of width ``n_latent + n_classes`` to the likelihood's
+        parameters of ``p(x | z, y)``.
+    likelihood : Likelihood
         Observation model.
-    n_features : int
-        Size of a flattened input.
     n_classes : int
         Number of classes ``K`` (at least 2).
 
     Notes
     -----
-    Unlabelled rows carry the target ``-1``. ``loss_terms`` returns, per row:
+    Unlabelled rows carry the target ``-1``. ``forward`` returns, per row:
 
     ``'reconstruction'``
         ``-E log p(x | z, y)``, averaged over ``q(y | x)`` for unlabelled rows.
@@ -69,19 +69,18 @@ class M2(DecoderModel):
     Examples
     --------
     >>> import torch
-    >>> from skvae.nn import MLP, MLPDecoder, MLPEncoder
+    >>> from skvae.nn import MLP, MLPDecoder, MLPEncoder, make_likelihood
     >>> m2 = M2(MLP([6, 3]), MLPEncoder(6, (5,), 2, n_condition=3),
-    ...         MLPDecoder(2 + 3, (5,), 6), "bernoulli", 6, 3)
-    >>> x, y = torch.rand(4, 6), torch.tensor([0, 2, -1, -1])
-    >>> terms = m2.loss_terms(x, m2(x), y)
+    ...         MLPDecoder(2 + 3, (5,), 6), make_likelihood("bernoulli", 6), 3)
+    >>> terms = m2(torch.rand(4, 6), torch.tensor([0, 2, -1, -1]))
     >>> sorted(terms), terms["kl"].shape
     (['classification', 'kl', 'reconstruction'], torch.Size([4]))
     """
 
-    def __init__(self, classifier, encoder, decoder, likelihood, n_features, n_classes):
+    def __init__(self, classifier, encoder, decoder, likelihood, n_classes):
         if n_classes < 2:
             raise ValueError(f"M2 needs at least 2 classes, got n_classes={n_classes}.")
-        super().__init__(decoder, likelihood, n_features)
+        super().__init__(decoder, likelihood)
         self.classifier = classifier
         self.encoder = encoder
         self.n_classes = int(n_classes)
@@ -89,8 +88,7 @@ class M2(DecoderModel):
     # -- the three networks ------------------------------------------------------
     def classify(self, x):
         """Class logits of ``q(y | x)``, shape ``(n, n_classes)``."""
-        out = self.classifier(x)
-        return out[0] if isinstance(out, tuple) else out
+        return self.classifier(x)
 
     def encode(self, x, c=None):
         """``(mu, logvar)`` of ``q(z | x, c)``.
@@ -102,24 +100,7 @@ class M2(DecoderModel):
             c = torch.softmax(self.classify(x), dim=1)
         return self.encoder(x, c)
 
-    def forward(self, x):
-        """Class logits first (the prediction), as a 1-tuple; the rest is in ``loss_terms``."""
-        return (self.classify(x),)
-
     # -- bounds ------------------------------------------------------------------
-    def _labelled_parts(self, x, onehot, eps=None, posterior=None):
-        """Per-row reconstruction NLL and z-KL with ``y`` given (one draw of z).
-
-        ``posterior`` is ``(mu, logvar)`` when the caller has it already.
-        """
-        mu, logvar = self.encoder(x, onehot) if posterior is None else posterior
-        if eps is None:
-            eps = torch.randn_like(mu)
-        z = mu + eps * torch.exp(0.5 * logvar)
-        decoded = self.decode(torch.cat([z, onehot], dim=1))
-        nll = self.reconstruction_nll(x, decoded)
-        return nll, gaussian_kl(mu, logvar)
-
     def _all_classes_parts(self, x, eps=None):
         """Reconstruction NLL and z-KL of every row under every class: two ``(n, K)``."""
         n, k = x.shape[0], self.n_classes
@@ -127,13 +108,14 @@ class M2(DecoderModel):
         onehot = torch.eye(k, dtype=x.dtype, device=x.device).repeat(n, 1)
         if eps is not None:
             eps = eps.repeat_interleave(k, dim=0)
-        posterior = None
         if hasattr(self.encoder, "features") and hasattr(self.encoder, "from_features"):
-            # The class joins the encoder after its hidden layers: compute those once
-            # per row rather than once per row and class.
+            # The class joins the encoder after its body: run the body once per row
+            # rather than once per row and class.
             h = self.encoder.features(x).repeat_interleave(k, dim=0)
-            posterior = self.encoder.from_features(h, onehot)
-        nll, kl = self._labelled_parts(xr, onehot, eps, posterior)
+            mu, logvar = self.encoder.from_features(h, onehot)
+        else:
+            mu, logvar = self.encoder(xr, onehot)
+        nll, kl = elbo_parts(self, xr, mu, logvar, onehot, eps)
         return nll.view(n, k), kl.view(n, k)
 
     def _marginal_parts(self, x, logits, eps=None):
@@ -158,34 +140,34 @@ class M2(DecoderModel):
         bounds = [-sum(self._marginal_parts(x, logits, e.expand(n, -1))) for e in eps]
         return torch.stack(bounds).mean(dim=0)
 
-    def loss_terms(self, x, outputs, y):
-        """Per-row loss parts (see the class Notes); ``y`` holds -1 for unlabelled rows.
+    def forward(self, x, y=None):
+        """Per-row loss terms (see the class Notes); ``y`` holds -1 for unlabelled rows.
 
         Returns
         -------
         dict
             ``{'reconstruction': (n,), 'kl': (n,), 'classification': (n,)}``.
         """
-        logits = outputs[0]
+        logits = self.classify(x)
         n = x.shape[0]
         if y is None:
             y = torch.full((n,), -1, dtype=torch.long, device=x.device)
         y = y.long()
         labelled = y >= 0
         n_lab = int(labelled.sum())
-        recon = x.new_zeros(n)
-        kl = x.new_zeros(n)
-        clf = x.new_zeros(n)
+        # The terms are float32 (or the input's dtype) even under autocast.
+        recon, kl, clf = x.new_zeros(n), x.new_zeros(n), x.new_zeros(n)
         if n_lab:
             onehot = F.one_hot(y[labelled], self.n_classes).to(x.dtype)
-            nll_l, kl_l = self._labelled_parts(x[labelled], onehot)
-            recon[labelled] = nll_l
-            kl[labelled] = kl_l + math.log(self.n_classes)
+            x_lab = x[labelled]
+            nll_l, kl_l = elbo_parts(self, x_lab, *self.encoder(x_lab, onehot), onehot)
+            recon[labelled] = nll_l.to(recon.dtype)
+            kl[labelled] = (kl_l + math.log(self.n_classes)).to(kl.dtype)
             ce = F.cross_entropy(logits[labelled], y[labelled], reduction="none")
-            clf[labelled] = ce * (n / n_lab)
+            clf[labelled] = (ce * (n / n_lab)).to(clf.dtype)
         if n_lab < n:
             unlabelled = ~labelled
             nll_u, kl_u = self._marginal_parts(x[unlabelled], logits[unlabelled])
-            recon[unlabelled] = nll_u
-            kl[unlabelled] = kl_u
+            recon[unlabelled] = nll_u.to(recon.dtype)
+            kl[unlabelled] = kl_u.to(kl.dtype)
         return {"reconstruction": recon, "kl": kl, "classification": clf}

@@ -1,4 +1,4 @@
-"""PyTorch building blocks: encoders, decoders and the VAE module.
+"""PyTorch building blocks: encoders, decoders, the classifier head and the VAE.
 
 Pure PyTorch: imports neither scikit-learn nor skorch.
 """
@@ -6,9 +6,11 @@ Pure PyTorch: imports neither scikit-learn nor skorch.
 import torch
 from torch import nn
 
-from .losses import LIKELIHOODS, gaussian_kl, reconstruction_nll
+from .likelihoods import Likelihood
+from .losses import elbo_parts
 
-__all__ = ["MLP", "MLPEncoder", "MLPDecoder", "DecoderModel", "VAE"]
+__all__ = ["MLP", "GaussianEncoder", "MLPEncoder", "MLPDecoder", "Classifier",
+           "DecoderModel", "VAE", "feature_width"]
 
 
 class MLP(nn.Sequential):
@@ -35,17 +37,70 @@ class MLP(nn.Sequential):
         super().__init__(*layers)
 
 
-class _Encoder(nn.Module):
-    """Encoder base: ``features(x)``, then a linear head on ``[features, c]``.
+def feature_width(body, n_features):
+    """Width of ``body``'s output for flattened inputs of ``n_features`` columns.
 
-    Subclasses set ``head`` (a linear layer with ``2 * n_latent`` outputs) and define
-    :meth:`features`. Splitting the two lets a caller that needs ``q(z | x, c)`` for
-    several ``c`` (as M2 does for every class) compute the features once.
+    Found by a dry run on two zero rows, without gradients and in eval mode (the
+    body's mode is restored), so any user-defined torch module can serve as a body.
+
+    Examples
+    --------
+    >>> feature_width(MLP([6, 5]), 6)
+    5
+    """
+    was_training = body.training
+    body.eval()
+    try:
+        param = next(body.parameters(), None)
+        kwargs = {} if param is None else {"dtype": param.dtype, "device": param.device}
+        with torch.no_grad():
+            out = body(torch.zeros(2, n_features, **kwargs))
+    finally:
+        body.train(was_training)
+    if not isinstance(out, torch.Tensor) or out.ndim < 2 or out.shape[0] != 2:
+        raise ValueError(
+            f"An encoder body must map a batch (n, {n_features}) to a tensor (n, ...); "
+            f"{type(body).__name__} returned {type(out).__name__} "
+            f"{tuple(getattr(out, 'shape', ()))}."
+        )
+    return int(out[0].numel())
+
+
+class GaussianEncoder(nn.Module):
+    """``q(z | x, c)``: any feature network (the body), then a linear Gaussian head.
+
+    ``features(x)`` runs the body; ``from_features(h, c)`` joins an optional
+    conditioning vector ``c`` (M2's one-hot class) and returns ``(mu, logvar)``.
+    Splitting the two lets M2 run the body once per row for all classes.
+
+    Parameters
+    ----------
+    body : nn.Module
+        Maps a batch of flattened inputs ``(n, n_features)`` to features ``(n, ...)``
+        (flattened to ``(n, n_hidden)``).
+    n_hidden : int
+        Width of the body's flattened output (see :func:`feature_width`).
+    n_latent : int
+        Latent size.
+    n_condition : int, default=0
+        Width of the conditioning vector.
+
+    Examples
+    --------
+    >>> import torch
+    >>> enc = GaussianEncoder(MLP([6, 5]), 5, 2)
+    >>> [t.shape for t in enc(torch.zeros(3, 6))]
+    [torch.Size([3, 2]), torch.Size([3, 2])]
     """
 
+    def __init__(self, body, n_hidden, n_latent, n_condition=0):
+        super().__init__()
+        self.body = body
+        self.head = nn.Linear(int(n_hidden) + int(n_condition), 2 * int(n_latent))
+
     def features(self, x):
-        """Hidden features of ``x`` before the conditioning vector joins them."""
-        raise NotImplementedError
+        """Body features of ``x``, flattened to ``(n, n_hidden)``."""
+        return self.body(x.reshape(x.shape[0], -1)).flatten(1)
 
     def from_features(self, h, c=None):
         """``(mu, logvar)`` from :meth:`features` output ``h`` and the condition ``c``."""
@@ -58,8 +113,15 @@ class _Encoder(nn.Module):
         return self.from_features(self.features(x), c)
 
 
-class MLPEncoder(_Encoder):
-    """Map ``x`` to the mean and log-variance of a diagonal Gaussian ``q(z | x)``.
+def mlp_body(n_features, hidden_layer_sizes):
+    """Fully connected hidden layers with ReLU after each (identity if there are none)."""
+    if not hidden_layer_sizes:
+        return nn.Identity()
+    return nn.Sequential(MLP([n_features, *hidden_layer_sizes]), nn.ReLU())
+
+
+class MLPEncoder(GaussianEncoder):
+    """A :class:`GaussianEncoder` whose body is fully connected.
 
     Parameters
     ----------
@@ -70,9 +132,7 @@ class MLPEncoder(_Encoder):
     n_latent : int
         Latent size.
     n_condition : int, default=0
-        Size of an optional conditioning vector ``c`` (e.g. a one-hot class) that
-        ``forward(x, c)`` joins to the features before the output layer, for
-        ``q(z | x, c)``.
+        Width of an optional conditioning vector ``c`` for ``q(z | x, c)``.
 
     Examples
     --------
@@ -83,13 +143,9 @@ class MLPEncoder(_Encoder):
     """
 
     def __init__(self, n_features, hidden_layer_sizes, n_latent, n_condition=0):
-        super().__init__()
         sizes = [n_features, *hidden_layer_sizes]
-        self.body = nn.Sequential(MLP(sizes), nn.ReLU()) if hidden_layer_sizes else nn.Identity()
-        self.head = nn.Linear(sizes[-1] + n_condition, 2 * n_latent)
-
-    def features(self, x):
-        return self.body(x.reshape(x.shape[0], -1))
+        super().__init__(mlp_body(n_features, hidden_layer_sizes), sizes[-1], n_latent,
+                         n_condition)
 
 
 class MLPDecoder(MLP):
@@ -116,88 +172,107 @@ class MLPDecoder(MLP):
         super().__init__([n_latent, *hidden_layer_sizes, n_features])
 
 
+class Classifier(nn.Module):
+    """``q(y | x)``: a feature network (the body) and a linear layer to class logits.
+
+    Parameters
+    ----------
+    body : nn.Module
+        Maps ``(n, n_features)`` to features ``(n, ...)``.
+    n_hidden : int
+        Width of the body's flattened output.
+    n_classes : int
+
+    Examples
+    --------
+    >>> import torch
+    >>> Classifier(MLP([6, 5]), 5, 3)(torch.zeros(2, 6)).shape
+    torch.Size([2, 3])
+    """
+
+    def __init__(self, body, n_hidden, n_classes):
+        super().__init__()
+        self.body = body
+        self.head = nn.Linear(int(n_hidden), int(n_classes))
+
+    def forward(self, x):
+        return self.head(self.body(x.reshape(x.shape[0], -1)).flatten(1))
+
+
 class DecoderModel(nn.Module):
     """Common part of the generative modules: a decoder and its observation model.
-
-    Holds ``decoder``, ``likelihood`` and, for ``'gaussian'``, one learned log standard
-    deviation per feature (``log_scale``). :class:`VAE` and :class:`skvae.nn.M2` build on it.
 
     Parameters
     ----------
     decoder : nn.Module
-        Returns logits (``'bernoulli'``) or means (``'gaussian'``), any shape ``(n, ...)``.
-    likelihood : {'bernoulli', 'gaussian'}
-        Observation model.
-    n_features : int
-        Size ``d`` of a flattened input.
+        Returns the likelihood's parameters (logits for Bernoulli, means for
+        Gaussian), any shape ``(n, ...)``.
+    likelihood : Likelihood
+        The observation model (it holds its own parameters, such as a noise scale).
     """
 
-    def __init__(self, decoder, likelihood, n_features):
+    def __init__(self, decoder, likelihood):
         super().__init__()
-        if likelihood not in LIKELIHOODS:
-            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}.")
+        if not isinstance(likelihood, Likelihood):
+            raise TypeError(
+                f"likelihood must be a skvae.nn.Likelihood, got {type(likelihood).__name__};"
+                " build one with skvae.nn.make_likelihood(name, n_features)."
+            )
         self.decoder = decoder
         self.likelihood = likelihood
-        if likelihood == "gaussian":
-            self.log_scale = nn.Parameter(torch.zeros(n_features))
-        else:
-            self.register_parameter("log_scale", None)
 
     def decode(self, z):
-        """Return the raw decoder output (logits or means), flattened."""
+        """Return the raw decoder output (the likelihood's parameters), flattened."""
         out = self.decoder(z)
         return out.reshape(out.shape[0], -1)
 
     def decode_mean(self, z):
-        """Return ``E[x | z]``: probabilities for ``'bernoulli'``, means for ``'gaussian'``."""
-        out = self.decode(z)
-        return torch.sigmoid(out) if self.likelihood == "bernoulli" else out
-
-    def reconstruction_nll(self, x, decoded):
-        """Per-row ``-log p(x | z)`` for a raw decoder output (see :func:`reconstruction_nll`)."""
-        return reconstruction_nll(x, decoded, self.likelihood, self.log_scale)
+        """Return ``E[x | z]``: probabilities for Bernoulli, means for Gaussian."""
+        return self.likelihood.mean(self.decode(z))
 
 
 class VAE(DecoderModel):
-    """A variational autoencoder: encoder, reparameterised sample, decoder.
+    """A variational autoencoder whose ``forward`` is its loss: per-row ELBO terms.
 
     Parameters
     ----------
     encoder : nn.Module
         Returns ``(mu, logvar)`` for a batch of inputs.
     decoder : nn.Module
-        Returns logits (``'bernoulli'``) or means (``'gaussian'``) of shape ``(n, d)``.
-    likelihood : {'bernoulli', 'gaussian'}
-        Observation model. ``'gaussian'`` learns one log standard deviation per feature.
-    n_features : int
-        Size ``d`` of a flattened input.
+        Maps codes ``(n, k)`` to the likelihood's parameters ``(n, d)``.
+    likelihood : Likelihood
+        Observation model.
 
     Examples
     --------
     >>> import torch
-    >>> vae = VAE(MLPEncoder(6, (5,), 2), MLPDecoder(2, (5,), 6), "bernoulli", 6)
-    >>> decoded, mu, logvar, z = vae(torch.rand(3, 6))
-    >>> decoded.shape, z.shape
-    (torch.Size([3, 6]), torch.Size([3, 2]))
+    >>> from skvae.nn import make_likelihood
+    >>> vae = VAE(MLPEncoder(6, (5,), 2), MLPDecoder(2, (5,), 6), make_likelihood("bernoulli", 6))
+    >>> terms = vae(torch.rand(3, 6))
+    >>> sorted(terms), terms["kl"].shape
+    (['kl', 'reconstruction'], torch.Size([3]))
     """
 
-    def __init__(self, encoder, decoder, likelihood, n_features):
-        super().__init__(decoder, likelihood, n_features)
+    def __init__(self, encoder, decoder, likelihood):
+        super().__init__(decoder, likelihood)
         self.encoder = encoder
 
     def encode(self, x):
         """Return ``(mu, logvar)`` of ``q(z | x)``."""
         return self.encoder(x)
 
-    @staticmethod
-    def reparameterize(mu, logvar):
-        """Draw ``z = mu + sigma * eps`` with ``eps ~ N(0, I)`` (differentiable)."""
-        return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+    def forward(self, x, y=None):
+        """Per-row loss terms of one posterior draw (``y`` is accepted and ignored).
 
-    def forward(self, x):
+        Returns
+        -------
+        dict
+            ``{'reconstruction': (n,), 'kl': (n,)}``, in nats: the negative ELBO is
+            their sum.
+        """
         mu, logvar = self.encode(x)
-        z = self.reparameterize(mu, logvar)
-        return self.decode(z), mu, logvar, z
+        nll, kl = elbo_parts(self, x, mu, logvar)
+        return {"reconstruction": nll, "kl": kl}
 
     def elbo(self, x, eps=None):
         """Per-sample ELBO in nats, averaged over posterior draws ``z = mu + sigma * eps``.
@@ -217,24 +292,8 @@ class VAE(DecoderModel):
         if eps is None:
             eps = torch.randn(1, mu.shape[1], device=mu.device, dtype=mu.dtype)
         s, n = eps.shape[0], x.shape[0]
-        z = mu.unsqueeze(0) + eps.unsqueeze(1) * torch.exp(0.5 * logvar).unsqueeze(0)
-        decoded = self.decode(z.reshape(s * n, -1))
-        x_rep = x.reshape(n, -1).repeat(s, 1)
-        nll = self.reconstruction_nll(x_rep, decoded).reshape(s, n)
-        return -(nll.mean(dim=0) + gaussian_kl(mu, logvar))
-
-    def loss_terms(self, x, outputs, y=None):
-        """Per-sample reconstruction NLL and KL, in nats, from :meth:`forward`'s outputs.
-
-        ``y`` is accepted for a common signature with supervised modules and ignored.
-
-        Returns
-        -------
-        dict
-            ``{'reconstruction': (n,), 'kl': (n,)}``.
-        """
-        decoded, mu, logvar = outputs[:3]
-        return {
-            "reconstruction": self.reconstruction_nll(x, decoded),
-            "kl": gaussian_kl(mu, logvar),
-        }
+        nll, kl = elbo_parts(
+            self, x.reshape(n, -1).repeat(s, 1), mu.repeat(s, 1), logvar.repeat(s, 1),
+            eps=eps.repeat_interleave(n, dim=0),
+        )
+        return -(nll + kl).reshape(s, n).mean(dim=0)

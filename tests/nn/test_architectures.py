@@ -1,0 +1,71 @@
+"""The architecture table and user-supplied modules."""
+
+import pytest
+import torch
+from torch import nn
+
+from skvae.nn import (
+    ARCHITECTURES,
+    ConvArchitecture,
+    CustomArchitecture,
+    GaussianEncoder,
+    check_image_shape,
+    make_architecture,
+)
+
+
+@pytest.mark.parametrize("name", sorted(ARCHITECTURES))
+def test_every_architecture_builds_the_three_networks(name):
+    arch = make_architecture(name, (16,), (1, 8, 8))
+    x = torch.rand(5, 64)
+    mu, logvar = arch.encoder(64, 3, n_condition=2)(x, torch.zeros(5, 2))
+    assert mu.shape == logvar.shape == (5, 3)
+    assert arch.decoder(3 + 2, 64)(torch.zeros(5, 5)).shape == (5, 64)
+    assert arch.classifier(64, 4)(x).shape == (5, 4)
+
+
+def test_unknown_architecture():
+    with pytest.raises(ValueError, match="architecture must be one of"):
+        make_architecture("transformer")
+
+
+def test_conv_needs_a_matching_image_shape():
+    assert ConvArchitecture.needs_image
+    with pytest.raises(ValueError, match="perfect square"):
+        ConvArchitecture((8,), None).body(63)
+    with pytest.raises(ValueError, match="describes 16 pixels"):
+        check_image_shape((1, 4, 4), 64)
+    with pytest.raises(ValueError, match="three positive integers"):
+        check_image_shape((1, 8), 64)
+
+
+class TwoLayer(nn.Module):
+    """A user body whose output is not flat: (n, 4, 2)."""
+
+    def __init__(self, n_features=64):
+        super().__init__()
+        self.lin = nn.Linear(n_features, 8)
+
+    def forward(self, x):
+        return torch.relu(self.lin(x)).reshape(len(x), 4, 2)
+
+
+def test_user_modules_replace_the_built_in_ones_and_are_copied():
+    body = TwoLayer()
+    decoder_factory = lambda n_in, n_out: nn.Linear(n_in, n_out)  # noqa: E731
+    arch = CustomArchitecture(make_architecture("mlp", (16,)), encoder=body,
+                              decoder=decoder_factory)
+    enc = arch.encoder(64, 3)
+    assert isinstance(enc, GaussianEncoder) and enc.head.in_features == 8
+    assert enc.body is not body  # a deep copy: the user's module is never trained
+    assert arch.classifier(64, 5).body is not enc.body
+    assert isinstance(arch.decoder(3, 64), nn.Linear)
+    # A factory is called once per network built.
+    arch = make_architecture("mlp", (16,), encoder=TwoLayer)
+    assert arch.encoder(64, 2).body is not arch.encoder(64, 2).body
+
+
+def test_a_factory_must_return_a_module():
+    arch = make_architecture("mlp", (16,), decoder=lambda n_in, n_out: "not a module")
+    with pytest.raises(TypeError, match="not a torch.nn.Module"):
+        arch.decoder(2, 64)

@@ -1,0 +1,156 @@
+"""Faults and bad input: every fit is all or nothing, fitted state is read from
+fitted attributes, interrupts are never silent, and bad values get clear errors."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.model_selection import cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import MinMaxScaler
+from skorch.callbacks import Callback
+
+from skvae import VAEClassifier, VAETransformer
+
+FAST = {"n_components": 2, "hidden_layer_sizes": (16,), "max_iter": 3, "batch_size": 64,
+        "device": "cpu", "random_state": 0}
+
+
+@pytest.fixture
+def X(digits):
+    return digits[0][:300]
+
+
+def _state(est):
+    return (est.n_iter_, list(est.loss_curve_), est.transform(np.full((2, 64), 0.5)))
+
+
+def test_failed_refit_keeps_the_old_model(X):
+    vae = VAETransformer(**FAST).fit(X)
+    before = _state(vae)
+    vae.set_params(learning_rate_init=1e6)
+    with pytest.raises(FloatingPointError, match="diverged"):
+        vae.fit(X)
+    after = _state(vae)
+    assert before[:2] == after[:2]
+    np.testing.assert_array_equal(before[2], after[2])
+    assert np.isfinite(after[2]).all()
+
+
+def test_failed_first_fit_leaves_the_estimator_unfitted(X):
+    vae = VAETransformer(**{**FAST, "learning_rate_init": 1e6})
+    with pytest.raises(FloatingPointError):
+        vae.fit(X)
+    assert not hasattr(vae, "net_") and not hasattr(vae, "n_features_in_")
+
+
+def test_set_params_after_fit_changes_nothing_until_the_next_fit(X):
+    vae = VAETransformer(**FAST).fit(X)
+    vae.set_params(n_components=5, likelihood="gaussian")
+    assert vae.transform(X[:3]).shape == (3, 2)
+    assert len(vae.get_feature_names_out()) == 2
+    assert vae.sample(3, random_state=0).shape == (3, 64)
+    assert vae.score_samples(X[:3]).shape == (3,)
+    assert vae.inverse_transform(np.zeros((1, 2))).shape == (1, 64)
+    # Bernoulli model: a transform input slightly above 1 is clipped, not refused.
+    assert np.isfinite(vae.transform(X[:3] * 1.1)).all()
+    with pytest.raises(ValueError, match="n_components, likelihood changed.*Call fit"):
+        vae.partial_fit(X)
+    assert vae.fit(X).transform(X[:3]).shape == (3, 5)
+
+
+class _Interrupt(Callback):
+    def __init__(self, at_epoch, at_batch=0):
+        self.at_epoch, self.at_batch = at_epoch, at_batch
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        batches = len(net.history[-1]["batches"]) if len(net.history) else 0
+        if len(net.history) == self.at_epoch and batches >= self.at_batch:
+            raise KeyboardInterrupt
+
+
+def test_interrupt_before_the_first_epoch_ends_leaves_the_estimator_as_it_was(X):
+    vae = VAETransformer(**FAST, callbacks=[_Interrupt(at_epoch=1, at_batch=1)])
+    with pytest.raises(KeyboardInterrupt):
+        vae.fit(X)
+    assert not hasattr(vae, "net_")
+    fitted = VAETransformer(**FAST).fit(X)
+    before = _state(fitted)
+    fitted.set_params(callbacks=[_Interrupt(at_epoch=1)])
+    with pytest.raises(KeyboardInterrupt):
+        fitted.fit(X)
+    assert _state(fitted)[:2] == before[:2]
+
+
+def test_interrupt_later_warns_and_keeps_a_consistent_model(X):
+    vae = VAETransformer(**{**FAST, "max_iter": 10}, callbacks=[_Interrupt(at_epoch=3)])
+    with pytest.warns(UserWarning, match="interrupted by user after 2 epoch"):
+        vae.fit(X)
+    assert vae.n_iter_ == 2 == len(vae.loss_curve_)
+    assert np.isfinite(vae.transform(X[:5])).all()
+
+
+def test_early_stopping_with_few_rows_per_class(digits):
+    X_train, _, y_train, _ = digits
+    idx = np.concatenate([np.flatnonzero(y_train == c)[:3] for c in range(10)])
+    clf = VAEClassifier(**FAST, early_stopping=True).fit(X_train[idx], y_train[idx])
+    assert "valid_loss" in clf.history_[-1]
+
+
+def test_values_beyond_float32_are_a_clear_error(X):
+    with pytest.raises(ValueError, match="float32's range"):
+        VAETransformer(**FAST, likelihood="gaussian").fit(X * 1e39)
+    vae = VAETransformer(**FAST, likelihood="gaussian").fit(X)
+    with pytest.raises(ValueError, match="float32's range"):
+        vae.transform(X * 1e39)
+
+
+@pytest.mark.parametrize("callbacks", [[1], [("name", 1)], [(1, Callback())]])
+def test_bad_callbacks_are_a_clear_error(X, callbacks):
+    with pytest.raises(ValueError, match=r"callbacks\[0\].*skorch callback"):
+        VAETransformer(**FAST, callbacks=callbacks).fit(X)
+
+
+def test_minmax_scaled_pipeline_cross_validates_without_nan(digits):
+    X, y = digits[0][:400] * 16, digits[2][:400]  # raw pixel values 0..16
+    rng = np.random.default_rng(0)
+    X = X + rng.normal(0, 1, X.shape)  # test folds then fall outside the train range
+    from sklearn.linear_model import LogisticRegression
+
+    pipe = make_pipeline(MinMaxScaler(), VAETransformer(**FAST), LogisticRegression())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        scores = cross_val_score(pipe, X, y, cv=3)
+    assert np.isfinite(scores).all()
+
+
+def test_float32_input_is_neither_copied_nor_written(X):
+    X32 = np.ascontiguousarray(X, dtype=np.float32)
+    before = X32.copy()
+    vae = VAETransformer(**FAST)
+    seen = []
+    original = vae._validate_X
+
+    def spy(X, **kw):
+        out = original(X, **kw)
+        seen.append(out[0])
+        return out
+
+    vae._validate_X = spy
+    vae.fit(X32)
+    assert np.shares_memory(seen[0], X32)
+    np.testing.assert_array_equal(X32, before)
+
+
+def test_rows_do_not_depend_on_the_other_rows(X):
+    vae = VAETransformer(**FAST).fit(X)
+    clf = VAEClassifier(**FAST).fit(X, np.arange(len(X)) % 3)
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        subset = rng.choice(len(X), size=int(rng.integers(1, len(X))), replace=False)
+        subset.sort()
+        for method in (vae.transform, vae.score_samples, clf.predict_proba, clf.transform,
+                       clf.score_samples):
+            # scikit-learn's tolerance in check_methods_subset_invariance.
+            np.testing.assert_allclose(method(X[subset]), method(X)[subset],
+                                       rtol=1e-7, atol=1e-7)
