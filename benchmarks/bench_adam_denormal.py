@@ -8,14 +8,14 @@ denormals to zero during CPU fits (``skvae._net.flush_denormal``). Usage::
 
     python benchmarks/bench_adam_denormal.py
 
-Writes ``benchmarks/results/adam_denormal.md``.
+Appends to ``benchmarks/results/adam_denormal.csv``; rebuilds ``adam_denormal.md``.
 """
 
 import statistics
 import time
-from pathlib import Path
 
 import torch
+from _common import make_parser, markdown, save, start
 
 from skvae._net import flush_denormal
 
@@ -42,21 +42,33 @@ def step_ms(fused, ftz, denormal, repeats=30):
     return 1e3 * statistics.median(times)
 
 
-def main():
-    torch.set_num_threads(1)
-    lines = [f"Median ms per Adam step on {N_PARAMS} parameters, 1 thread, torch "
-             f"{torch.__version__}.\n",
-             "| optimizer | moments | flush denormals off | on |", "|---|---|---|---|"]
+def run(args):
+    rows = []
     for fused in (False, True):
         for denormal in (False, True):
-            off, on = step_ms(fused, False, denormal), step_ms(fused, True, denormal)
-            lines.append(f"| Adam(fused={fused}) | {'denormal' if denormal else 'normal'} "
-                         f"| {off:.2f} | {on:.2f} |")
-    text = "\n".join(lines) + "\n"
-    out = Path(__file__).parent / "results" / "adam_denormal.md"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(text)
-    print(text)
+            rows.append({"n_params": N_PARAMS, "repeats": args.repeats,
+                         "optimizer": f"Adam(fused={fused})",
+                         "moments": "denormal" if denormal else "normal",
+                         "flush_off_ms": step_ms(fused, False, denormal, args.repeats),
+                         "flush_on_ms": step_ms(fused, True, denormal, args.repeats)})
+            print(rows[-1], flush=True)
+    return rows
+
+
+def table(rows):
+    return markdown(["optimizer", "moments", "parameters", "threads", "flush denormals off",
+                     "on"],
+                    [[r["optimizer"], r["moments"], r["n_params"], r["threads"],
+                      f"{r['flush_off_ms']:.2f}", f"{r['flush_on_ms']:.2f}"] for r in rows])
+
+
+def main(argv=None):
+    parser = make_parser(__doc__)
+    parser.add_argument("--repeats", type=int, default=30)
+    args = parser.parse_args(argv)
+    command = start(args)
+    save("adam_denormal", [] if args.report_only else run(args), args, command, table=table,
+         title="Median ms per Adam step, denormal moments, flush to zero off / on (CPU)")
 
 
 if __name__ == "__main__":

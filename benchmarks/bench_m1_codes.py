@@ -11,71 +11,78 @@ Fashion-MNIST leaves most of them unused. This is the probe that chose the M1 of
     python benchmarks/bench_m1_codes.py --arch mlp --beta 0.1
     python benchmarks/bench_m1_codes.py --arch conv --beta 0.1 --epochs 20
 
-Appends a row to ``benchmarks/results/m1_codes.md``.
+Appends to ``benchmarks/results/m1_codes.csv`` (one row per label count); rebuilds
+``m1_codes.md``.
 """
 
-import argparse
-import sys
-import time
-from pathlib import Path
-
-import numpy as np
-import torch
-from sklearn.model_selection import StratifiedShuffleSplit
+from _common import (
+    draw_labelled,
+    fmt,
+    group,
+    load_fashion,
+    make_parser,
+    markdown,
+    median,
+    save,
+    start,
+    timed,
+)
 from sklearn.svm import SVC
 
 from skvae import VAETransformer
-from skvae.datasets import fetch_fashion_mnist
 
-RESULTS = Path(__file__).resolve().parent / "results"
-LABELS = (100, 1000, 10000)
+SETTINGS = ("arch", "n_components", "beta", "epochs", "n_train")
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--arch", choices=["mlp", "conv"], default="mlp")
-    parser.add_argument("--n-components", type=int, default=50)
-    parser.add_argument("--beta", type=float, default=1.0)
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-
-    X_train, y_train = fetch_fashion_mnist(subset="train", return_X_y=True)
-    X_test, y_test = fetch_fashion_mnist(subset="test", return_X_y=True)
+def run(args):
+    X_tr, X_te, y_tr, y_te = load_fashion(args.n_train, args.n_test)
     arch = ({"hidden_layer_sizes": (512, 256)} if args.arch == "mlp"
             else {"architecture": "conv", "hidden_layer_sizes": (256,)})
     m1 = VAETransformer(n_components=args.n_components, beta=args.beta, max_iter=args.epochs,
                         batch_size=256, device="cpu", random_state=0, **arch)
-    t0 = time.perf_counter()
-    m1.fit(X_train)
-    fit_s = time.perf_counter() - t0
-    Z_train, Z_test = m1.transform(X_train), m1.transform(X_test)
-    active = int((Z_train.var(axis=0) > 0.02).sum())
-    accs = []
-    for n in LABELS:
-        split = StratifiedShuffleSplit(1, train_size=n, random_state=0)
-        lab = next(split.split(X_train, y_train))[0]
-        accs.append(SVC(C=10).fit(Z_train[lab], y_train[lab]).score(Z_test, y_test))
-        print(f"{n} labels: code SVC accuracy {accs[-1]:.4f}", flush=True)
+    m1, fit_s = timed(m1.fit, X_tr)
+    Z_tr, Z_te = m1.transform(X_tr), m1.transform(X_te)
+    active = int((Z_tr.var(axis=0) > 0.02).sum())
+    rows = []
+    for n in args.labels:
+        lab = draw_labelled(y_tr, n, seed=0)
+        acc = SVC(C=10).fit(Z_tr[lab], y_tr[lab]).score(Z_te, y_te)
+        rows.append({"arch": args.arch, "n_components": args.n_components, "beta": args.beta,
+                     "epochs": args.epochs, "n_train": len(X_tr), "n_test": len(X_te),
+                     "seed": 0, "n_labelled": n, "active_dims": active, "m1_fit_s": fit_s,
+                     "accuracy": acc})
+        print(f"{n} labels: code SVC accuracy {acc:.4f}", flush=True)
+    return rows
 
-    path = RESULTS / "m1_codes.md"
-    RESULTS.mkdir(exist_ok=True)
-    if not path.exists():
-        path.write_text(
-            "# SVC(rbf, C=10) on an unsupervised VAE's code, Fashion-MNIST 60k/10k, "
-            "labels drawn with seed 0\n\n"
-            "| command | active dims | M1 fit (s) | "
-            + " | ".join(f"{n} labels" for n in LABELS) + " |\n"
-            "|---|---|---|" + "---|" * len(LABELS) + "\n"
-        )
-    row = (f"| `python benchmarks/bench_m1_codes.py {' '.join(sys.argv[1:])}` "
-           f"(torch {torch.__version__}) | {active} of {args.n_components} | {fit_s:.0f} | "
-           + " | ".join(f"{a:.3f}" for a in accs) + " |\n")
-    with open(path, "a") as f:
-        f.write(row)
-    print(row)
-    return np.array(accs)
+
+def table(rows):
+    labels = sorted({r["n_labelled"] for r in rows})
+    body = []
+    for (arch, dims, beta, epochs, n_train), sub in group(rows, SETTINGS).items():
+        by_n = group(sub, ["n_labelled"])
+        body.append([arch, beta, epochs, n_train, f"{median(sub, 'active_dims'):g} of {dims}",
+                     fmt(median(sub, "m1_fit_s"), 0)]
+                    + [fmt(median(by_n.get((n,), []), "accuracy"), 3) for n in labels])
+    return markdown(["M1", "beta", "epochs", "train rows", "active dims", "M1 fit (s)"]
+                    + [f"{n} labels" for n in labels], body)
+
+
+def main(argv=None):
+    parser = make_parser(__doc__)
+    parser.add_argument("--arch", choices=["mlp", "conv"], default="mlp")
+    parser.add_argument("--n-components", type=int, default=50)
+    parser.add_argument("--beta", type=float, default=1.0)
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--labels", type=int, nargs="+", default=[100, 1000, 10000])
+    parser.add_argument("--n-train", type=int, default=60000)
+    parser.add_argument("--n-test", type=int, default=10000)
+    args = parser.parse_args(argv)
+    command = start(args)
+    save("m1_codes", [] if args.report_only else run(args), args, command, table=table,
+         title="SVC(rbf, C=10) on an unsupervised VAE's code, Fashion-MNIST",
+         text="Labels drawn with seed 0 (stratified); test accuracy on the test images. "
+              "SVC on the raw pixels with the same labels: `semisupervised.csv`, "
+              "model `SVC(rbf, C=10), labelled rows only`, seed 0.")
 
 
 if __name__ == "__main__":

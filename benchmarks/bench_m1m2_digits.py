@@ -10,54 +10,38 @@ sklearn's digits (70/30 split) with a few labels kept and the rest marked -1:
 * M1 + M2 on the codes, all rows, and on the labelled codes alone.
 
 The labelled-only fits get as many gradient steps as the all-rows fits (their epochs
-are shorter, so they get more of them). Prints a table and saves it (Markdown and CSV)
-under benchmarks/results/.
+are shorter, so they get more of them).
 
     python benchmarks/bench_m1m2_digits.py --labels 50 100 250 --seeds 0 1 2
+
+Appends to ``benchmarks/results/m1m2_digits.csv`` (one row per model, label count and
+seed); rebuilds ``m1m2_digits.md`` (medians over the seeds).
 """
 
-import argparse
-import csv
-import sys
-import time
-from pathlib import Path
-
 import numpy as np
-import torch
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
+from _common import (
+    draw_labelled,
+    fmt,
+    group,
+    load_digits_split,
+    make_parser,
+    markdown,
+    median,
+    save,
+    start,
+    timed,
+)
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from skvae import VAEClassifier, VAETransformer
 
-RESULTS = Path(__file__).resolve().parent / "results"
 
-
-def keep_labels(y, n_labels, seed):
-    keep, _ = train_test_split(np.arange(len(y)), train_size=n_labels, stratify=y,
-                               random_state=seed)
-    y_partial = np.full_like(y, -1)
-    y_partial[keep] = y[keep]
-    return y_partial
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--labels", type=int, nargs="+", default=[50, 100, 250])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--epochs", type=int, default=100)
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-
-    X, y = load_digits(return_X_y=True)
-    X = X / 16.0
-    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
-    t0 = time.perf_counter()
-    m1 = VAETransformer(n_components=16, beta=0.5, max_iter=args.epochs, device="cpu",
-                        random_state=0).fit(X_tr)
-    print(f"M1 (16-d VAE on all {len(X_tr)} training rows): {time.perf_counter() - t0:.0f} s")
+def run(args):
+    X_tr, X_te, y_tr, y_te = load_digits_split(seed=0)
+    m1, m1_s = timed(VAETransformer(n_components=16, beta=0.5, max_iter=args.epochs,
+                                    device="cpu", random_state=0).fit, X_tr)
+    print(f"M1 (16-d VAE on all {len(X_tr)} training rows): {m1_s:.0f} s")
     scaler = StandardScaler().fit(m1.transform(X_tr))
     Z_tr, Z_te = scaler.transform(m1.transform(X_tr)), scaler.transform(m1.transform(X_te))
 
@@ -69,47 +53,53 @@ def main(argv=None):
     for n_labels in args.labels:
         ratio = len(y_tr) // n_labels
         for seed in args.seeds:
-            yp = keep_labels(y_tr, n_labels, seed)
-            lab = yp != -1
-            row = {"labels": n_labels, "seed": seed}
-            row["SVC pixels"] = SVC(C=10).fit(X_tr[lab], yp[lab]).score(X_te, y_te)
-            row["M2 pixels, all rows"] = m2("bernoulli", args.epochs).fit(X_tr, yp).score(
-                X_te, y_te)
-            row["M2 pixels, labelled only"] = m2("bernoulli", args.epochs * ratio).fit(
-                X_tr[lab], yp[lab]).score(X_te, y_te)
-            row["M1 + SVC"] = SVC(C=10).fit(Z_tr[lab], yp[lab]).score(Z_te, y_te)
-            row["M1 + M2, all rows"] = m2("gaussian", args.epochs).fit(Z_tr, yp).score(
-                Z_te, y_te)
-            row["M1 + M2, labelled only"] = m2("gaussian", args.epochs * ratio).fit(
-                Z_tr[lab], yp[lab]).score(Z_te, y_te)
-            rows.append(row)
-            print(" | ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
-                             for k, v in row.items()), flush=True)
+            lab = np.zeros(len(y_tr), dtype=bool)
+            lab[draw_labelled(y_tr, n_labels, seed)] = True
+            yp = np.where(lab, y_tr, -1)
+            models = {
+                "SVC pixels": (SVC(C=10), X_tr[lab], yp[lab], X_te),
+                "M2 pixels, all rows": (m2("bernoulli", args.epochs), X_tr, yp, X_te),
+                "M2 pixels, labelled only": (m2("bernoulli", args.epochs * ratio), X_tr[lab],
+                                             yp[lab], X_te),
+                "M1 + SVC": (SVC(C=10), Z_tr[lab], yp[lab], Z_te),
+                "M1 + M2, all rows": (m2("gaussian", args.epochs), Z_tr, yp, Z_te),
+                "M1 + M2, labelled only": (m2("gaussian", args.epochs * ratio), Z_tr[lab],
+                                           yp[lab], Z_te),
+            }
+            for name, (model, X_fit, y_fit, X_score) in models.items():
+                rows.append({"n_labelled": n_labels, "epochs": args.epochs, "seed": seed,
+                             "model": name,
+                             "accuracy": model.fit(X_fit, y_fit).score(X_score, y_te)})
+                print(rows[-1], flush=True)
+    return rows
 
-    cols = [c for c in rows[0] if c not in ("labels", "seed")]
-    lines = [
-        "Digits (sklearn, 8x8), 70/30 split; labels kept per seed (stratified), the rest -1.",
-        f"M1: VAETransformer(16, beta=0.5, {args.epochs} epochs) on all training rows, codes "
-        "standardised. M2: VAEClassifier(8, hidden (128,)); labelled-only fits get the same "
-        "number of gradient steps. Median test accuracy over seeds "
-        f"{args.seeds}; torch {torch.__version__}, {args.threads} thread(s).",
-        f"Command: python benchmarks/bench_m1m2_digits.py {' '.join(sys.argv[1:])}",
-        "",
-        "| labels | " + " | ".join(cols) + " |",
-        "|---:|" + "---:|" * len(cols),
-    ]
-    for n_labels in args.labels:
-        sub = [r for r in rows if r["labels"] == n_labels]
-        lines.append(f"| {n_labels} | " + " | ".join(
-            f"{np.median([r[c] for r in sub]):.3f}" for c in cols) + " |")
-    text = "\n".join(lines) + "\n"
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "m1m2_digits.md").write_text(text)
-    with open(RESULTS / "m1m2_digits.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    print(text)
+
+def table(rows):
+    lines = []
+    for (epochs,), sub in group(rows, ["epochs"]).items():
+        models = list(dict.fromkeys(r["model"] for r in sub))
+        cells = group(sub, ["n_labelled", "model"])
+        seeds = sorted({r["seed"] for r in sub})
+        lines += [f"{epochs} epochs, median test accuracy over seeds {seeds}:", ""]
+        lines += markdown(["labels", *models], [
+            [n] + [fmt(median(cells.get((n, m), []), "accuracy"), 3) for m in models]
+            for n in sorted({r["n_labelled"] for r in sub})]) + [""]
+    return lines
+
+
+def main(argv=None):
+    parser = make_parser(__doc__)
+    parser.add_argument("--labels", type=int, nargs="+", default=[50, 100, 250])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--epochs", type=int, default=100)
+    args = parser.parse_args(argv)
+    command = start(args)
+    save("m1m2_digits", [] if args.report_only else run(args), args, command, table=table,
+         title="Semi-supervised digits: M2 on pixels against M1 + M2",
+         text="Digits (sklearn, 8x8), 70/30 split (seed 0); labels kept per seed "
+              "(stratified), the rest -1. M1: VAETransformer(16, beta=0.5) on all training "
+              "rows, codes standardised. M2: VAEClassifier(8, hidden (128,)); labelled-only "
+              "fits get the same number of gradient steps.")
 
 
 if __name__ == "__main__":

@@ -11,21 +11,15 @@ process, alternating, and the table reports medians and the median of paired rat
 
     python benchmarks/bench_m2_unlabelled.py --repeats 20 --threads 1
 
-Writes ``benchmarks/results/m2_unlabelled.md``.
+Appends to ``benchmarks/results/m2_unlabelled.csv``; rebuilds ``m2_unlabelled.md``.
 """
-
-import argparse
-import sys
-import time
-from pathlib import Path
 
 import numpy as np
 import torch
+from _common import fmt, make_parser, markdown, save, start, timed
 from torch import nn
 
 from skvae.nn import M2, ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 class PerClassEncoder(nn.Module):
@@ -60,28 +54,11 @@ def step(model, x, y):
     sum(t.mean() for t in terms.values()).backward()
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
+def run(args):
     torch.manual_seed(0)
     x = torch.rand(args.batch_size, 784)
     y = torch.full((args.batch_size,), -1)
-    lines = [
-        "# M2 training step on a batch of unlabelled rows (K = 10 classes)",
-        "",
-        f"Command: `python benchmarks/bench_m2_unlabelled.py {' '.join(sys.argv[1:])}`; "
-        f"batch {args.batch_size}, 784 features, torch {torch.__version__}, "
-        f"{args.threads} thread(s), CPU. Seconds per step, medians of {args.repeats} "
-        "alternating repeats after one warm-up each.",
-        "",
-        "| architecture | encoder hidden layers once per row (skvae) | once per row and class "
-        "| speed-up (median of paired ratios) |",
-        "|---|---|---|---|",
-    ]
+    rows = []
     for arch in ("mlp", "conv"):
         shared, per_class = build(arch)
         step(shared, x, y)
@@ -89,17 +66,34 @@ def main(argv=None):
         times = {"shared": [], "per_class": []}
         for _ in range(args.repeats):
             for name, model in (("shared", shared), ("per_class", per_class)):
-                t0 = time.perf_counter()
-                step(model, x, y)
-                times[name].append(time.perf_counter() - t0)
+                times[name].append(timed(step, model, x, y)[1])
         ratio = np.median(np.array(times["per_class"]) / np.array(times["shared"]))
-        lines.append(f"| {arch} | {np.median(times['shared']):.3f} | "
-                     f"{np.median(times['per_class']):.3f} | {ratio:.2f}x |")
-        print(lines[-1], flush=True)
-    text = "\n".join(lines) + "\n"
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "m2_unlabelled.md").write_text(text)
-    print(text)
+        rows.append({"arch": arch, "batch_size": args.batch_size, "repeats": args.repeats,
+                     "shared_s": float(np.median(times["shared"])),
+                     "per_class_s": float(np.median(times["per_class"])),
+                     "paired_speedup": float(ratio)})
+        print(rows[-1], flush=True)
+    return rows
+
+
+def table(rows):
+    return markdown(
+        ["architecture", "batch", "repeats", "threads", "encoder hidden layers once per row "
+         "(skvae), s", "once per row and class, s", "speed-up (median of paired ratios)"],
+        [[r["arch"], r["batch_size"], r["repeats"], r["threads"], fmt(r["shared_s"], 3),
+          fmt(r["per_class_s"], 3), f"{r['paired_speedup']:.2f}x"] for r in rows])
+
+
+def main(argv=None):
+    parser = make_parser(__doc__)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--repeats", type=int, default=20)
+    args = parser.parse_args(argv)
+    command = start(args)
+    save("m2_unlabelled", [] if args.report_only else run(args), args, command, table=table,
+         title="M2 training step on a batch of unlabelled rows (K = 10 classes)",
+         text="784 features, CPU. Seconds per step, medians of the alternating repeats "
+              "after one warm-up each.")
 
 
 if __name__ == "__main__":

@@ -18,8 +18,6 @@ The skvae models:
   labelled only. Each unlabelled row costs ``K = 10`` decoder passes, so on CPU this is
   only practical on digits or a reduced Fashion-MNIST.
 
-Reports the median test accuracy over the seeds, a Markdown table, a CSV and a plot.
-
 Usage::
 
     PYTHONPATH=. python benchmarks/bench_semisupervised.py --dataset fashion \
@@ -27,22 +25,30 @@ Usage::
     PYTHONPATH=. python benchmarks/bench_semisupervised.py --dataset digits \
         --labels 50 100 250 --seeds 0 1 2 --pixel-m2
 
-Writes ``benchmarks/results/semisupervised_<dataset>.{md,csv,png}``.
+Seeds run side by side (one process per seed) simply append their rows. Appends to
+``benchmarks/results/semisupervised.csv`` (one row per data set, model, settings, label
+count and seed); rebuilds ``semisupervised.md`` (medians over the seeds) and
+``semisupervised.png`` (the label curves, one panel per data set).
 """
 
-import argparse
-import csv
 import math
-import sys
-import time
 from functools import partial
-from pathlib import Path
 
 import numpy as np
-import torch
-from sklearn.datasets import load_digits
+from _common import (
+    draw_labelled,
+    fmt,
+    group,
+    load_digits_split,
+    load_fashion,
+    make_parser,
+    markdown,
+    median,
+    save,
+    start,
+    timed,
+)
 from sklearn.frozen import FrozenEstimator
-from sklearn.model_selection import StratifiedShuffleSplit, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.semi_supervised import LabelSpreading
@@ -50,21 +56,14 @@ from sklearn.svm import SVC
 
 from skvae import VAEClassifier, VAETransformer
 
-RESULTS = Path(__file__).parent / "results"
+# Per-row settings: blank where they do not apply to the row's model.
+SETTINGS = ("epochs", "m1_epochs", "alpha", "labelled_batch_size")
 
 
 def load(name, n_train, n_test, seed):
     if name == "digits":
-        X, y = load_digits(return_X_y=True)
-        return train_test_split(X / 16.0, y, test_size=0.3, random_state=seed, stratify=y)
-    from skvae.datasets import fetch_fashion_mnist
-
-    X_train, y_train = fetch_fashion_mnist(subset="train", return_X_y=True)
-    X_test, y_test = fetch_fashion_mnist(subset="test", return_X_y=True)
-    if n_train < len(X_train):
-        idx = np.random.RandomState(seed).choice(len(X_train), n_train, replace=False)
-        X_train, y_train = X_train[idx], y_train[idx]
-    return X_train, X_test[:n_test], y_train, y_test[:n_test]
+        return load_digits_split(seed)
+    return load_fashion(n_train, n_test, seed)
 
 
 def m1(name, epochs, seed):
@@ -112,6 +111,7 @@ def conv_classifier(name, epochs, seed, alpha=10.0, labelled_batch_size=None):
 
 def run(args):
     rows = []
+    m1_epochs = args.m1_epochs or (100 if args.dataset == "digits" else 20)
     for seed in args.seeds:
         X_train, X_test, y_train, y_test = load(args.dataset, args.n_train, args.n_test, seed)
         m1_fit = {}
@@ -119,20 +119,14 @@ def run(args):
         def frozen_m1(seed=seed, X_train=X_train, m1_fit=m1_fit):
             """M1 fitted on every training row, once per seed, when a model needs it."""
             if not m1_fit:
-                t0 = time.perf_counter()
-                m1_epochs = args.m1_epochs or (100 if args.dataset == "digits" else 20)
-                m1_fit["code"] = FrozenEstimator(m1(args.dataset, m1_epochs, seed).fit(X_train))
-                m1_fit["s"] = time.perf_counter() - t0
+                fitted, m1_fit["s"] = timed(m1(args.dataset, m1_epochs, seed).fit, X_train)
+                m1_fit["code"] = FrozenEstimator(fitted)
                 print(f"seed {seed}: M1 fitted on {len(X_train)} rows in {m1_fit['s']:.0f} s",
                       flush=True)
             return m1_fit["code"]
 
         for n_lab in args.labels:
-            if n_lab >= len(y_train):
-                lab = np.arange(len(y_train))
-            else:
-                split = StratifiedShuffleSplit(1, train_size=n_lab, random_state=seed)
-                lab = next(split.split(X_train, y_train))[0]
+            lab = draw_labelled(y_train, n_lab, seed)
             y_semi = np.full(len(y_train), -1)
             y_semi[lab] = y_train[lab]
             bs = m2(args.dataset, "gaussian", 1, seed).batch_size
@@ -145,115 +139,129 @@ def run(args):
                 return make_pipeline(frozen_m1(), StandardScaler(), head)
 
             # name: (model factory, y for a fit on all rows or None, labelled rows or None,
-            # whether the fit time includes M1's)
+            # the row's settings; M1's fit time is added when "m1_epochs" is among them).
+            # "epochs" is the nominal one: labelled-only fits get as many gradient steps.
+            m2_set = {"epochs": args.epochs, "m1_epochs": m1_epochs, "alpha": 10.0}
             models = {
                 "M1 + M2 (VAETransformer -> VAEClassifier)": (
-                    partial(stacked, args.epochs), y_semi, None, True),
-                "M1 + M2, labelled rows only": (partial(stacked, lab_epochs), None, lab, True),
+                    partial(stacked, args.epochs), y_semi, None, m2_set),
+                "M1 + M2, labelled rows only": (partial(stacked, lab_epochs), None, lab, m2_set),
                 "M1 + SVC (VAETransformer -> SVC), labelled rows only": (
-                    partial(stacked, None), None, lab,
-                    True),
+                    partial(stacked, None), None, lab, {"m1_epochs": m1_epochs}),
             }
             if args.pixel_m2:
+                px_set = {"epochs": args.epochs, "alpha": 10.0}
                 models["VAEClassifier on pixels (M2)"] = (
                     partial(m2, args.dataset, "bernoulli", args.epochs, seed), y_semi, None,
-                    False)
+                    px_set)
                 models["VAEClassifier on pixels, labelled rows only"] = (
-                    partial(m2, args.dataset, "bernoulli", lab_epochs, seed), None, lab,
-                    False)
+                    partial(m2, args.dataset, "bernoulli", lab_epochs, seed), None, lab, px_set)
             if args.conv_classifier:
                 cc_lab_epochs = equal_step_epochs(args.conv_epochs, len(y_train), len(lab), bs)
-                # The alpha is named only when it is not the default, so that runs with
-                # the default merge with earlier ones.
-                alpha = "" if args.conv_alpha == 10 else f", alpha={args.conv_alpha:g}"
                 lbs = args.labelled_batch_size
-                lbs_name = f", labelled_batch_size={lbs}" if lbs else ""
-                models[f"VAEClassifier(classifier_architecture='conv'{alpha}{lbs_name}) on "
-                       "pixels (M2)"] = (
+                cc_set = {"epochs": args.conv_epochs, "alpha": args.conv_alpha}
+                models["VAEClassifier(classifier_architecture='conv') on pixels (M2)"] = (
                     partial(conv_classifier, args.dataset, args.conv_epochs, seed,
-                            args.conv_alpha, lbs), y_semi, None, False)
-                models[f"VAEClassifier(classifier_architecture='conv'{alpha}), labelled rows "
-                       "only"] = (
+                            args.conv_alpha, lbs), y_semi, None,
+                    {**cc_set, "labelled_batch_size": lbs})
+                models["VAEClassifier(classifier_architecture='conv'), labelled rows only"] = (
                     partial(conv_classifier, args.dataset, cc_lab_epochs, seed,
-                            args.conv_alpha), None, lab, False)
-            models["SVC(rbf, C=10), labelled rows only"] = (partial(SVC, C=10), None, lab, False)
+                            args.conv_alpha), None, lab, cc_set)
+            models["SVC(rbf, C=10), labelled rows only"] = (partial(SVC, C=10), None, lab, {})
             models["LabelSpreading(knn)"] = (
                 partial(LabelSpreading, kernel="knn", n_neighbors=7, max_iter=100), y_semi, None,
-                False)
-            for model_name, (make, y_fit, rows_fit, with_m1) in models.items():
-                if args.only and not any(part in model_name for part in args.only):
+                {})
+            for model_name, (make, y_fit, rows_fit, settings) in models.items():
+                if args.only and not any(part in label(model_name, settings)
+                                         for part in args.only):
                     continue
                 model = make()  # fits M1 first if this is the first model that needs it
-                t0 = time.perf_counter()
                 if rows_fit is None:
-                    model.fit(X_train, y_fit)
+                    model, fit_s = timed(model.fit, X_train, y_fit)
                 else:
-                    model.fit(X_train[rows_fit], y_train[rows_fit])
-                fit_s = time.perf_counter() - t0 + (m1_fit["s"] if with_m1 else 0.0)
-                acc = model.score(X_test, y_test)
+                    model, fit_s = timed(model.fit, X_train[rows_fit], y_train[rows_fit])
+                if "m1_epochs" in settings:
+                    fit_s += m1_fit["s"]
                 rows.append({"dataset": args.dataset, "n_train": len(y_train),
-                             "n_labelled": len(lab), "seed": seed, "model": model_name,
-                             "accuracy": acc, "fit_s": fit_s})
+                             "n_test": len(y_test), "n_labelled": len(lab), "model": model_name,
+                             **dict.fromkeys(SETTINGS), **settings, "seed": seed,
+                             "accuracy": model.score(X_test, y_test), "fit_s": fit_s})
                 print(rows[-1], flush=True)
     return rows
 
 
-def report(rows, args, command):
-    RESULTS.mkdir(exist_ok=True)
-    stem = RESULTS / f"semisupervised_{args.dataset}{args.tag}"
-    with open(stem.with_suffix(".csv"), "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    seeds = sorted({int(r["seed"]) for r in rows})
-    models = list(dict.fromkeys(r["model"] for r in rows))
-    labels = sorted({r["n_labelled"] for r in rows})
+def label(model, settings):
+    """The model's name and its settings, e.g. "... [epochs=15, alpha=100]"."""
+    parts = [f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+             for k, v in settings.items() if v is not None]
+    return f"{model} [{', '.join(parts)}]" if parts else model
 
-    def median(key, m, n):
-        values = [r[key] for r in rows if r["model"] == m and r["n_labelled"] == n]
-        return np.median(values) if values else None
 
-    n_train = rows[0]["n_train"]
-    lines = [
-        f"# Semi-supervised {args.dataset}: {n_train} training rows, test accuracy "
-        f"(median over seeds {seeds}; fit time in seconds)",
-        "",
-        f"Command: {command}",
-        "M1 + M2 times include M1's fit, done once per seed and shared by every label count.",
-        "",
-        "| model | " + " | ".join(f"{n} labels" for n in labels) + " |",
-        "|---|" + "---|" * len(labels),
-    ]
-    for m in models:
-        lines.append(f"| {m} | " + " | ".join(
-            "not run" if median("accuracy", m, n) is None
-            else f"{median('accuracy', m, n):.3f} ({median('fit_s', m, n):.0f} s)"
-            for n in labels) + " |")
-    lines.append("")
-    stem.with_suffix(".md").write_text("\n".join(lines))
-    print("\n".join(lines))
+def curves(rows):
+    """{(dataset, n_train): {label: {n_labelled: rows}}}."""
+    out = {}
+    for key, sub in group(rows, ["dataset", "n_train"]).items():
+        out[key] = {}
+        for (model, *values), rs in group(sub, ["model", *SETTINGS]).items():
+            by_n = out[key].setdefault(label(model, dict(zip(SETTINGS, values, strict=True))),
+                                       {})
+            for r in rs:
+                by_n.setdefault(r["n_labelled"], []).append(r)
+    return out
 
-    import matplotlib
 
-    matplotlib.use("Agg")
+def table(rows):
+    lines = []
+    for (dataset, n_train), models in curves(rows).items():
+        labels = sorted({n for by_n in models.values() for n in by_n})
+        lines += [f"## {dataset}: {n_train} training rows", "",
+                  "Test accuracy, median over the seeds (fit seconds, number of seeds); M1 "
+                  "times include M1's fit, done once per seed and shared by every label count.",
+                  ""]
+        body = []
+        for name, by_n in models.items():
+            cells = []
+            for n in labels:
+                rs = by_n.get(n)
+                cells.append("not run" if not rs else
+                             f"{fmt(median(rs, 'accuracy'), 3)} ({median(rs, 'fit_s'):.0f} s, "
+                             f"{len(rs)})")
+            body.append([name, *cells])
+        lines += markdown(["model [settings]"] + [f"{n} labels" for n in labels], body) + [""]
+        seeds = sorted({r["seed"] for by_n in models.values() for rs in by_n.values()
+                        for r in rs})
+        body = []
+        for name, by_n in models.items():
+            for n, rs in sorted(by_n.items()):
+                acc = {r["seed"]: r["accuracy"] for r in rs}
+                body.append([name, n] + [fmt(acc.get(s), 4) for s in seeds])
+        lines += ["Per seed, test accuracy:", ""]
+        lines += markdown(["model [settings]", "labels"] + [f"seed {s}" for s in seeds],
+                          body) + [""]
+    return lines
+
+
+def plot(rows, path):
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.5, 4))
-    for m in models:
-        ran = [n for n in labels if median("accuracy", m, n) is not None]
-        ax.plot(ran, [median("accuracy", m, n) for n in ran], marker="o", label=m)
-    ax.set_xscale("log")
-    ax.set_xlabel("labelled training rows (the rest unlabelled)")
-    ax.set_ylabel("test accuracy")
-    ax.set_title(f"{args.dataset}: {n_train} training rows")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    panels = curves(rows)
+    fig, axes = plt.subplots(1, len(panels), figsize=(8 * len(panels), 5.5), squeeze=False)
+    for ax, ((dataset, n_train), models) in zip(axes[0], panels.items(), strict=True):
+        for name, by_n in models.items():
+            ns = sorted(by_n)
+            ax.plot(ns, [median(by_n[n], "accuracy") for n in ns], marker="o", label=name)
+        ax.set_xscale("log")
+        ax.set_xlabel("labelled training rows (the rest unlabelled)")
+        ax.set_ylabel("test accuracy (median over seeds)")
+        ax.set_title(f"{dataset}: {n_train} training rows")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=6, loc="lower right")
     fig.tight_layout()
-    fig.savefig(stem.with_suffix(".png"), dpi=120)
+    fig.savefig(path, dpi=110)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv=None):
+    parser = make_parser(__doc__)
     parser.add_argument("--dataset", choices=["digits", "fashion"], default="digits")
     parser.add_argument("--n-train", type=int, default=60000)
     parser.add_argument("--n-test", type=int, default=10000)
@@ -262,7 +270,6 @@ def main():
     parser.add_argument("--m1-epochs", type=int, default=None,
                         help="epochs of M1 (default: 100 on digits, 20 on fashion)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--pixel-m2", action="store_true",
                         help="also fit VAEClassifier on the raw pixels (slow on CPU)")
     parser.add_argument("--conv-classifier", action="store_true",
@@ -275,32 +282,14 @@ def main():
     parser.add_argument("--labelled-batch-size", type=int, default=None,
                         help="labelled_batch_size of the semi-supervised --conv-classifier fit")
     parser.add_argument("--only", nargs="+", metavar="TEXT",
-                        help="run only the models whose name contains one of these")
-    parser.add_argument("--tag", default="", help="suffix of the output file names")
-    parser.add_argument("--merge", nargs="+", metavar="CSV",
-                        help="only report: combine the rows of these CSV files (e.g. "
-                             "one per seed, run side by side) into one table and plot")
-    args = parser.parse_args()
-    command = f"`python benchmarks/bench_semisupervised.py {' '.join(sys.argv[1:])}`"
-    if args.merge:
-        rows = []
-        for path in args.merge:
-            # Name the runs that made the merged files (their reports sit beside them).
-            report_md = Path(path).with_suffix(".md")
-            if report_md.exists():
-                command += "".join(
-                    "\n" + line.replace("Command:", "- merged:", 1)
-                    for line in report_md.read_text().splitlines()
-                    if line.startswith("Command:"))
-            with open(path, newline="") as f:
-                rows += [{**r, "n_train": int(r["n_train"]), "n_labelled": int(r["n_labelled"]),
-                          "accuracy": float(r["accuracy"]), "fit_s": float(r["fit_s"])}
-                         for r in csv.DictReader(f)]
-        report(rows, args, command)
-        return
-    command += f", {args.threads} thread(s); torch {torch.__version__}, CPU."
-    torch.set_num_threads(args.threads)
-    report(run(args), args, command)
+                        help="run only the models whose name or settings contain one of "
+                             "these (e.g. 'on pixels (M2)', labelled_batch_size, SVC)")
+    args = parser.parse_args(argv)
+    command = start(args)
+    save("semisupervised", [] if args.report_only else run(args), args, command,
+         table=table, plot=plot,
+         title="Semi-supervised label curves: skvae's VAE models against SVC and "
+               "LabelSpreading")
 
 
 if __name__ == "__main__":

@@ -17,28 +17,21 @@ is a warm-up and is dropped). Usage::
 
     python benchmarks/bench_speed.py --arch mlp conv --n-train 60000 --epochs 6
 
-Writes ``benchmarks/results/speed_<device>.md`` and ``.csv``.
+Appends to ``benchmarks/results/speed.csv`` (one row per device, architecture and
+method, the timed epochs in ``epochs_s``); rebuilds ``speed.md``.
 """
 
-import argparse
 import contextlib
-import csv
-import os
-import platform
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
+from _common import fmt, load_fashion, make_parser, markdown, save, start
 from skorch import NeuralNet
 
 from skvae import VAETransformer
-from skvae.datasets import fetch_fashion_mnist
 from skvae.nn import gaussian_kl, reconstruction_nll
-
-RESULTS = Path(__file__).parent / "results"
 
 CONFIGS = {
     # The MLP of the issue: 784-512-256-32.
@@ -48,17 +41,20 @@ CONFIGS = {
 }
 
 
-def make_estimator(arch, device, batch_size, seed, **speed):
-    vae = VAETransformer(
-        n_components=32, batch_size=batch_size, max_iter=1, device=device,
-        random_state=seed, **CONFIGS[arch],
-    )
-    return vae
+def make_estimator(arch, device, batch_size, seed):
+    return VAETransformer(n_components=32, batch_size=batch_size, max_iter=1, device=device,
+                          random_state=seed, **CONFIGS[arch])
+
+
+def build_module(estimator, n_features):
+    """The estimator's torch module, untrained, as its own fit would build it."""
+    # TODO(redesign): use the public module hyperparameter
+    return estimator._build_module(n_features)
 
 
 def make_module(arch, device, seed, n_features):
     torch.manual_seed(seed)
-    return make_estimator(arch, device, 128, seed)._build_module(n_features).to(device)
+    return build_module(make_estimator(arch, device, 128, seed), n_features).to(device)
 
 
 def neg_elbo(module, x, out):
@@ -77,8 +73,8 @@ class PlainLoop:
         module, X, bs = self.module, self.X, self.bs
         module.train()
         order = torch.randperm(len(X), device=X.device)
-        for start in range(0, len(X), bs):
-            xb = X[order[start:start + bs]]
+        for i in range(0, len(X), bs):
+            xb = X[order[i:i + bs]]
             self.opt.zero_grad(set_to_none=True)
             loss = neg_elbo(module, xb, module(xb))
             loss.backward()
@@ -128,8 +124,7 @@ def sync(device):
 
 
 def run(arch, n_train, epochs, batch_size, device, seed, only=None):
-    X_np, _ = fetch_fashion_mnist(subset="train", return_X_y=True)
-    X_np = np.ascontiguousarray(X_np[:n_train], dtype=np.float32)
+    X_np = np.ascontiguousarray(load_fashion()[0][:n_train], dtype=np.float32)
     X = torch.as_tensor(X_np).to(device)
     runners = {
         "plain": PlainLoop(make_module(arch, device, seed, X.shape[1]), X, batch_size, False),
@@ -156,20 +151,7 @@ def run(arch, n_train, epochs, batch_size, device, seed, only=None):
     return {name: statistics.median(t) for name, t in times.items()}, times
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--arch", nargs="+", default=["mlp", "conv"], choices=list(CONFIGS))
-    parser.add_argument("--n-train", type=int, default=60000)
-    parser.add_argument("--epochs", type=int, default=5, help="timed epochs (after a warm-up)")
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--only", nargs="+", default=None)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--tag", default="", help="suffix for the results files")
-    args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+def measure(args):
     device = "cuda" if args.device == "auto" and torch.cuda.is_available() else args.device
     if device == "auto":
         device = "cpu"
@@ -182,32 +164,40 @@ def main(argv=None):
             # Ratios of epochs run back to back, then the median: robust to load swings.
             paired = statistics.median(
                 t / b for t, b in zip(times[name], times[base], strict=True))
-            rows.append({"arch": arch, "method": name, "s_per_epoch": round(sec, 3),
+            rows.append({"device": device, "arch": arch, "n_train": args.n_train,
+                         "batch_size": args.batch_size, "timed_epochs": args.epochs,
+                         "seed": args.seed, "method": name, "s_per_epoch": round(sec, 3),
                          "ratio_to_plain_same_optimizer": round(sec / med[base], 3),
                          "paired_ratio_same_optimizer": round(paired, 3),
                          "ratio_to_plain_default_adam": round(sec / med.get("plain", sec), 3),
                          "epochs_s": " ".join(f"{t:.2f}" for t in times[name])})
-    RESULTS.mkdir(exist_ok=True)
-    stem = f"speed_{device.split(':')[0]}{args.tag}"
-    with open(RESULTS / f"{stem}.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    header = (f"Seconds per epoch, median of {args.epochs} epochs after a warm-up; "
-              f"{args.n_train} Fashion-MNIST rows, batch {args.batch_size}, device {device}, "
-              f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-              f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs.\n"
-              f"Command: python benchmarks/bench_speed.py {' '.join(sys.argv[1:])}\n\n")
-    lines = ["| arch | method | s/epoch (median) | / plain, same optimizer "
-             "| median of per-epoch ratios | / plain, default Adam | epochs (s) |",
-             "|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['arch']} | {r['method']} | {r['s_per_epoch']:.2f} | "
-              f"{r['ratio_to_plain_same_optimizer']:.2f} | "
-              f"{r['paired_ratio_same_optimizer']:.2f} | "
-              f"{r['ratio_to_plain_default_adam']:.2f} | {r['epochs_s']} |" for r in rows]
-    text = header + "\n".join(lines) + "\n"
-    (RESULTS / f"{stem}.md").write_text(text)
-    print(text)
+    return rows
+
+
+def table(rows):
+    columns = ["device", "arch", "n_train", "batch_size", "threads", "method", "s_per_epoch",
+               "ratio_to_plain_same_optimizer", "paired_ratio_same_optimizer",
+               "ratio_to_plain_default_adam", "epochs_s"]
+    return markdown(columns, [[fmt(r.get(c), 2) for c in columns] for r in rows])
+
+
+def main(argv=None):
+    parser = make_parser(__doc__, threads=0)
+    parser.add_argument("--arch", nargs="+", default=["mlp", "conv"], choices=list(CONFIGS))
+    parser.add_argument("--n-train", type=int, default=60000)
+    parser.add_argument("--epochs", type=int, default=5, help="timed epochs (after a warm-up)")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--only", nargs="+", default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    command = start(args)
+    save("speed", [] if args.report_only else measure(args), args, command, table=table,
+         title="Seconds per epoch: plain PyTorch loop vs skvae vs skorch's default path",
+         text="Medians of the timed epochs (after a warm-up), Fashion-MNIST rows, VAE with a "
+              "32-d latent; `plain_fused` is the plain loop with skvae's optimizer "
+              "(`Adam(fused=True)` on CPU), the like-for-like baseline; `plain` uses the "
+              "default Adam. Paired ratio: median of the per-epoch ratios to that baseline.")
 
 
 if __name__ == "__main__":

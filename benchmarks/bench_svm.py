@@ -2,49 +2,37 @@
 
 Rows: SVC(rbf, C=10) on pixels, LogisticRegression on pixels, PCA(50)+SVC,
 VAETransformer (mlp and conv) + SVC and + LogisticRegression, and VAEClassifier
-(mlp and conv) when ``skvae.VAEClassifier`` exists (the rows are skipped, with a
-note, where it does not). Each VAE transformer is fitted once; its fit time is
-counted in both of its rows ("vae_s"), and "svc_s" is the time the SVC (or
-logistic regression) itself took to fit, the cost the VAE is meant to cut.
+(mlp and conv). Each VAE transformer is fitted once; its fit time is counted in both
+of its rows ("vae_s"), and "svc_s" is the time the SVC (or logistic regression) itself
+took to fit, the cost the VAE is meant to cut.
 
 Usage::
 
     python benchmarks/bench_svm.py                     # 60k train / 10k test
     python benchmarks/bench_svm.py --n-train 10000     # a quicker run
+    python benchmarks/bench_svm.py --skip SVC LogisticRegression PCA VAETransformer
 
-Writes ``benchmarks/results/svm_<n>.md``, ``.csv`` and ``.png`` (accuracy vs time).
+Appends to ``benchmarks/results/svm.csv``; rebuilds ``svm.md`` and ``svm.png``
+(accuracy vs time, one panel per training-set size).
 """
 
-import argparse
-import csv
-import os
-import platform
-import sys
-import time
-from pathlib import Path
-
 import numpy as np
-import torch
+from _common import fmt, group, load_fashion, make_parser, markdown, median, save, start, timed
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from skvae import VAETransformer
-from skvae.datasets import fetch_fashion_mnist
+from skvae import VAEClassifier, VAETransformer
 
-RESULTS = Path(__file__).parent / "results"
-
-# Targets from issue 4.
-TARGET_CLF_CONV = 0.92  # VAEClassifier(conv) accuracy
-TARGET_GAP = 0.01  # VAETransformer+SVC within one point of SVC on pixels ...
-TARGET_SPEEDUP = 5.0  # ... at five times less SVC time
+SETTINGS = ("n_train", "n_test", "epochs", "threads")
+METRICS = ("accuracy", "fit_s", "predict_s", "vae_s", "svc_s")
 
 
-def vae_params(arch, epochs):
+def vae_params(arch, epochs, seed):
     common = {"n_components": 64, "beta": 1.0, "batch_size": 128, "learning_rate": 1e-3,
-                  "max_iter": epochs, "device": "auto", "random_state": 0}
+              "max_iter": epochs, "device": "auto", "random_state": seed}
     if arch == "conv":
         return dict(common, architecture="conv", image_shape=(1, 28, 28),
                     hidden_layer_sizes=(256,))
@@ -59,42 +47,17 @@ def logreg():
     return LogisticRegression(max_iter=300)
 
 
-def timed(fn, *args):
-    t0 = time.perf_counter()
-    out = fn(*args)
-    return out, time.perf_counter() - t0
+def run(args):
+    X_tr, X_te, y_tr, y_te = load_fashion(args.n_train, args.n_test, seed=args.seed)
+    rows = []
 
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n-train", type=int, default=60000)
-    parser.add_argument("--n-test", type=int, default=10000)
-    parser.add_argument("--epochs", type=int, default=20, help="VAE training epochs")
-    parser.add_argument("--skip", nargs="*", default=[],
-                        help="row-name prefixes to leave out, e.g. 'SVC on pixels'")
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--tag", default="",
-                        help="suffix of the result files, e.g. '_classifier' for a partial run")
-    args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-
-    X_tr, y_tr = fetch_fashion_mnist(subset="train", return_X_y=True)
-    X_te, y_te = fetch_fashion_mnist(subset="test", return_X_y=True)
-    rng = np.random.default_rng(0)
-    tr = np.sort(rng.permutation(len(X_tr))[: args.n_train])
-    X_tr, y_tr = X_tr[tr].astype(np.float32), y_tr[tr]
-    X_te, y_te = X_te[: args.n_test].astype(np.float32), y_te[: args.n_test]
-
-    rows, notes = [], []
-
-    def record(name, model_fit_s, predict_s, acc, vae_s=0.0, head_s=None):
-        head_s = model_fit_s - vae_s if head_s is None else head_s
-        row = {"model": name, "accuracy": round(float(acc), 4),
-               "fit_s": round(model_fit_s, 1), "predict_s": round(predict_s, 1),
-               "vae_s": round(vae_s, 1), "svc_s": round(head_s, 1), "target": ""}
-        rows.append(row)
-        print(row, flush=True)
+    def record(name, fit_s, predict_s, acc, vae_s=0.0, head_s=None):
+        rows.append({"n_train": len(X_tr), "n_test": len(X_te), "epochs": args.epochs,
+                     "seed": args.seed, "model": name, "accuracy": round(float(acc), 4),
+                     "fit_s": round(fit_s, 1), "predict_s": round(predict_s, 1),
+                     "vae_s": round(vae_s, 1),
+                     "svc_s": round(fit_s - vae_s if head_s is None else head_s, 1)})
+        print(rows[-1], flush=True)
 
     def skip(name):
         return any(name.startswith(p) for p in args.skip)
@@ -109,106 +72,78 @@ def main(argv=None):
     plain("SVC(rbf, C=10) on pixels", svc())
     plain("LogisticRegression on pixels", logreg())
     plain("PCA(50) + SVC", make_pipeline(PCA(50, random_state=0), svc()))
-
     for arch in ("mlp", "conv"):
         name = f"VAETransformer({arch})"
         if skip(name):
             continue
-        vae, vae_s = timed(VAETransformer(**vae_params(arch, args.epochs)).fit, X_tr)
+        vae, vae_s = timed(VAETransformer(**vae_params(arch, args.epochs, args.seed)).fit, X_tr)
         print(f"{name}: {vae.n_iter_} epochs in {vae_s:.0f} s", flush=True)
-        (Z_tr, enc_tr_s) = timed(vae.transform, X_tr)
-        (Z_te, enc_te_s) = timed(vae.transform, X_te)
+        Z_tr, enc_tr_s = timed(vae.transform, X_tr)
+        Z_te, enc_te_s = timed(vae.transform, X_te)
         for head_name, head in (("SVC", svc()), ("LogisticRegression", logreg())):
             # Standardised codes: the rbf kernel's gamma='scale' then treats dims alike.
-            head = make_pipeline(StandardScaler(), head)
-            head, head_s = timed(head.fit, Z_tr, y_tr)
+            head, head_s = timed(make_pipeline(StandardScaler(), head).fit, Z_tr, y_tr)
             pred, pred_s = timed(head.predict, Z_te)
             record(f"{name} + {head_name}", vae_s + enc_tr_s + head_s, enc_te_s + pred_s,
                    np.mean(pred == y_te), vae_s=vae_s + enc_tr_s, head_s=head_s)
+    for arch in ("mlp", "conv"):
+        plain(f"VAEClassifier({arch})", VAEClassifier(**vae_params(arch, args.epochs,
+                                                                   args.seed)))
+    return rows
 
-    try:
-        from skvae import VAEClassifier
-    except ImportError:
-        VAEClassifier = None
-        notes.append("VAEClassifier rows skipped: skvae.VAEClassifier is not available in "
-                     "this build (it lives on another branch until merged).")
-        print(notes[-1], flush=True)
-    if VAEClassifier is not None:
-        for arch in ("mlp", "conv"):
-            name = f"VAEClassifier({arch})"
-            if skip(name):
-                continue
-            try:
-                est = VAEClassifier(**vae_params(arch, args.epochs))
-            except TypeError as exc:  # e.g. no architecture parameter yet
-                notes.append(f"{name} skipped: {exc}")
-                print(notes[-1], flush=True)
-                continue
-            plain(name, est)
 
-    # -- targets --------------------------------------------------------------------
-    by_name = {r["model"]: r for r in rows}
-    base = by_name.get("SVC(rbf, C=10) on pixels")
-    for r in rows:
-        if r["model"].startswith("VAEClassifier(conv)"):
-            ok = r["accuracy"] >= TARGET_CLF_CONV
-            r["target"] = f"acc >= {TARGET_CLF_CONV}: {'met' if ok else 'MISSED'}"
-        if base and r["model"].startswith("VAETransformer") and r["model"].endswith("+ SVC"):
-            gap = base["accuracy"] - r["accuracy"]
-            speedup = base["fit_s"] / max(r["svc_s"], 1e-9)
-            ok = gap <= TARGET_GAP and speedup >= TARGET_SPEEDUP
-            r["target"] = (f"gap {100 * gap:.1f} pts, SVC fit {speedup:.1f}x faster: "
-                           f"{'met' if ok else 'MISSED'}")
+def table(rows):
+    lines = []
+    for settings, sub in group(rows, SETTINGS).items():
+        n_train, n_test, epochs, threads = settings
+        seeds = sorted({r["seed"] for r in sub})
+        lines += [f"## {n_train} train / {n_test} test, VAEs {epochs} epochs, {threads} "
+                  f"thread(s); median over seeds {seeds}", ""]
+        body = [[model] + [fmt(median(rs, m), 4 if m == "accuracy" else 1) for m in METRICS]
+                for (model,), rs in group(sub, ["model"]).items()]
+        lines += markdown(["model", *METRICS], body) + [""]
+    return lines
 
-    RESULTS.mkdir(exist_ok=True)
-    stem = RESULTS / f"svm_{args.n_train}{args.tag}"
-    with open(f"{stem}.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    header = (
-        f"Fashion-MNIST, {args.n_train} training rows (random, seed 0), {args.n_test} test "
-        f"rows; VAEs: 64-d latent, {args.epochs} epochs, batch 128, device "
-        f"{'cuda' if torch.cuda.is_available() else 'cpu'}; torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads, {os.cpu_count()} CPUs "
-        f"({platform.machine()}), shared with other jobs: seconds are indicative.\n"
-        f"fit_s: whole fit (VAE + head for VAE rows); vae_s: VAE training plus encoding the "
-        f"training set; svc_s: the SVC / logistic regression fit alone; predict_s includes "
-        f"encoding the test set.\n"
-        f"Command: python benchmarks/bench_svm.py {' '.join(sys.argv[1:])}\n\n"
-    )
-    cols = list(rows[0])
-    table = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    table += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
-    text = header + "\n".join(table) + "\n" + "".join(f"\n{n}\n" for n in notes)
-    Path(f"{stem}.md").write_text(text)
-    print(text)
 
-    try:
-        import matplotlib
+def plot(rows, path):
+    import matplotlib.pyplot as plt
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib not installed: no plot")
-        return
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for r in rows:
-        total = r["fit_s"] + r["predict_s"]
-        ax.scatter(total, r["accuracy"], s=40)
-        ax.annotate(r["model"], (total, r["accuracy"]), fontsize=7,
-                    xytext=(4, 3), textcoords="offset points")
-    ax.set_xscale("log")
-    lo, hi = ax.get_xlim()
-    ax.set_xlim(lo, hi * 4)  # room for the labels
-    ax.set_xlabel("fit + predict seconds (log scale)")
-    ax.set_ylabel("test accuracy")
-    ax.set_title(f"Fashion-MNIST ({args.n_train} train / {args.n_test} test): "
-                 "accuracy vs time")
-    ax.grid(alpha=0.3)
+    sizes = sorted({r["n_train"] for r in rows}, reverse=True)
+    fig, axes = plt.subplots(1, len(sizes), figsize=(7 * len(sizes), 5), squeeze=False)
+    for ax, n in zip(axes[0], sizes, strict=True):
+        sub = [r for r in rows if r["n_train"] == n]
+        for (model,), rs in group(sub, ["model"]).items():
+            total, acc = median(rs, "fit_s") + median(rs, "predict_s"), median(rs, "accuracy")
+            ax.scatter(total, acc, s=40)
+            ax.annotate(model, (total, acc), fontsize=7, xytext=(4, 3),
+                        textcoords="offset points")
+        ax.set_xscale("log")
+        lo, hi = ax.get_xlim()
+        ax.set_xlim(lo, hi * 4)  # room for the labels
+        ax.set_xlabel("fit + predict seconds (log scale)")
+        ax.set_ylabel("test accuracy")
+        ax.set_title(f"Fashion-MNIST, {n} train / {sub[0]['n_test']} test")
+        ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(f"{stem}.png", dpi=120)
-    print(f"wrote {stem}.png")
+    fig.savefig(path, dpi=110)
+
+
+def main(argv=None):
+    parser = make_parser(__doc__, threads=0)
+    parser.add_argument("--n-train", type=int, default=60000)
+    parser.add_argument("--n-test", type=int, default=10000)
+    parser.add_argument("--epochs", type=int, default=20, help="VAE training epochs")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="training subset draw and the VAEs' random_state")
+    parser.add_argument("--skip", nargs="*", default=[],
+                        help="row-name prefixes to leave out, e.g. 'SVC on pixels'")
+    args = parser.parse_args(argv)
+    command = start(args)
+    save("svm", [] if args.report_only else run(args), args, command, table=table, plot=plot,
+         title="Fashion-MNIST: VAE features against SVM baselines",
+         text="fit_s: whole fit (VAE + head for VAE rows); vae_s: VAE training plus encoding "
+              "the training set; svc_s: the SVC / logistic regression fit alone; predict_s "
+              "includes encoding the test set. Seconds on a shared machine are indicative.")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,217 @@
+"""Shared plumbing of the benchmark scripts: data, label draws, timing and results files.
+
+Every benchmark keeps ONE tidy CSV under ``benchmarks/results/`` (``<name>.csv``): one row
+per measurement, the run settings as columns, seeds as rows. A new run appends its rows
+(with the date, the command, the torch version and the thread count) instead of writing
+new files; the Markdown table (``<name>.md``) and the optional plot (``<name>.png``) are
+then rebuilt from all the rows. ``--out DIR`` writes elsewhere (smoke runs, experiments).
+"""
+
+import argparse
+import csv
+import datetime
+import io
+import shlex
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+try:
+    import fcntl
+except ImportError:  # Windows: appends are not locked
+    fcntl = None
+
+RESULTS = Path(__file__).resolve().parent / "results"
+RUN_COLUMNS = ("date", "command", "torch", "threads", "note")
+
+
+# -- command line ---------------------------------------------------------------------------
+
+def make_parser(doc, threads=1):
+    """An ArgumentParser with the options every benchmark shares (--out, --threads)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=RESULTS,
+                        help="folder of the results files (default: benchmarks/results)")
+    parser.add_argument("--threads", type=int, default=threads,
+                        help="torch threads (0: leave torch's default)")
+    parser.add_argument("--note", default="", help="free text stored with this run's rows")
+    parser.add_argument("--report-only", action="store_true",
+                        help="run nothing: rebuild the .md table (and plot) from the CSV")
+    return parser
+
+
+def start(args):
+    """Apply the shared options; return the command line that is stored with the rows."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    return "python benchmarks/" + " ".join(
+        [Path(sys.argv[0]).name] + [shlex.quote(a) for a in sys.argv[1:]])
+
+
+# -- data ------------------------------------------------------------------------------------
+
+def load_digits_split(seed=0, test_size=0.3):
+    """sklearn's digits scaled to [0, 1], stratified train/test split: X_tr, X_te, y_tr, y_te."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    X, y = load_digits(return_X_y=True)
+    return train_test_split(X / 16.0, y, test_size=test_size, random_state=seed, stratify=y)
+
+
+def load_fashion(n_train=None, n_test=None, seed=0):
+    """Fashion-MNIST (float32 in [0, 1]): X_tr, X_te, y_tr, y_te.
+
+    ``n_train`` below 60,000 keeps a random subset of the training images (drawn with
+    ``seed``, kept in file order); ``n_test`` keeps the first test images.
+    """
+    from skvae.datasets import fetch_fashion_mnist
+
+    X_tr, y_tr = fetch_fashion_mnist(subset="train", return_X_y=True)
+    X_te, y_te = fetch_fashion_mnist(subset="test", return_X_y=True)
+    if n_train is not None and n_train < len(X_tr):
+        keep = np.sort(np.random.default_rng(seed).permutation(len(X_tr))[:n_train])
+        X_tr, y_tr = X_tr[keep], y_tr[keep]
+    X_te, y_te = X_te[:n_test], y_te[:n_test]
+    return (X_tr.astype(np.float32, copy=False), X_te.astype(np.float32, copy=False),
+            y_tr, y_te)
+
+
+def draw_labelled(y, n_labelled, seed):
+    """Indices of ``n_labelled`` rows of ``y``, a stratified draw (all rows if n >= len(y))."""
+    from sklearn.model_selection import StratifiedShuffleSplit
+
+    if n_labelled >= len(y):
+        return np.arange(len(y))
+    split = StratifiedShuffleSplit(1, train_size=n_labelled, random_state=seed)
+    return next(split.split(np.zeros(len(y)), y))[0]
+
+
+def timed(fn, *args, **kwargs):
+    """(fn(*args, **kwargs), seconds it took)."""
+    t0 = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - t0
+
+
+# -- results ---------------------------------------------------------------------------------
+
+def _parse(value):
+    if value == "":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
+
+
+def _rows(text):
+    return [{k: _parse(v) for k, v in row.items()} for row in csv.DictReader(io.StringIO(text))]
+
+
+def read_rows(path):
+    """The rows of a results CSV, numbers parsed, empty cells as None."""
+    return _rows(Path(path).read_text())
+
+
+def append_rows(path, rows):
+    """Append rows to a CSV, widening its header if the rows bring new columns.
+
+    The file is locked while it is rewritten, so runs side by side (one per seed, say)
+    can append to the same CSV. Returns all its rows.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+", newline="") as f:
+        if fcntl is not None:
+            fcntl.flock(f, fcntl.LOCK_EX)
+        f.seek(0)
+        old = _rows(f.read())
+        columns = list(dict.fromkeys([c for r in old + list(rows) for c in r]))
+        f.seek(0)
+        f.truncate()
+        writer = csv.DictWriter(f, fieldnames=columns, restval="")
+        writer.writeheader()
+        for row in old + list(rows):
+            writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    return read_rows(path)
+
+
+def save(name, rows, args, command, *, table, title, text="", plot=None):
+    """Append this run's rows to ``<out>/<name>.csv``, rebuild ``<name>.md`` (and the plot).
+
+    ``table(all_rows)`` returns the Markdown lines of the table; ``plot(all_rows, ax_path)``
+    draws the one figure of the benchmark. Returns all rows of the CSV.
+    """
+    stamp = {"date": datetime.date.today().isoformat(), "command": command,
+             "torch": torch.__version__, "threads": torch.get_num_threads(),
+             "note": args.note}
+    out = Path(args.out)
+    if args.report_only:
+        all_rows = read_rows(out / f"{name}.csv")
+    else:
+        all_rows = append_rows(out / f"{name}.csv", [{**r, **stamp} for r in rows])
+    md = [f"# {title}", ""]
+    if text:
+        md += [text, ""]
+    md += table(all_rows) + ["", f"Rows: `{name}.csv`. Runs:", ""] + runs(all_rows)
+    (out / f"{name}.md").write_text("\n".join(md) + "\n")
+    print("\n".join(md))
+    if plot is not None:
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg")
+        except ImportError:
+            print("matplotlib not installed: no plot")
+            return all_rows
+        plot(all_rows, out / f"{name}.png")
+        print(f"wrote {out / name}.png")
+    return all_rows
+
+
+def runs(rows):
+    """One Markdown list item per distinct run (date, command, torch, threads, note)."""
+    seen = dict.fromkeys(tuple(r.get(c) for c in RUN_COLUMNS) for r in rows)
+    lines = []
+    for date, command, version, threads, note in seen:
+        item = f"- {date or 'undated'}: `{command}`" if command else f"- {date or 'undated'}"
+        details = [f"torch {version}" if version else "", f"{threads} thread(s)" if threads
+                   else "", note or ""]
+        lines.append(item + "".join(f"; {d}" for d in details if d))
+    return lines
+
+
+def median(rows, column):
+    values = [r[column] for r in rows if r.get(column) is not None]
+    return statistics.median(values) if values else None
+
+
+def group(rows, keys):
+    """{tuple of the keys' values: rows}, in first-seen order."""
+    groups = {}
+    for r in rows:
+        groups.setdefault(tuple(r.get(k) for k in keys), []).append(r)
+    return groups
+
+
+def markdown(header, body):
+    """Lines of a Markdown table."""
+    cell = lambda v: "" if v is None else str(v)  # noqa: E731
+    return (["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+            + ["| " + " | ".join(cell(v) for v in row) + " |" for row in body])
+
+
+def fmt(value, digits=None):
+    """A table cell: floats with ``digits`` decimals (shortest form when None)."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:g}" if digits is None else f"{value:.{digits}f}"
+    return str(value)
