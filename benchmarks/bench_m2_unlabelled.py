@@ -19,7 +19,7 @@ import torch
 from _common import fmt, make_parser, markdown, save, start, timed
 from torch import nn
 
-from skvae.nn import M2, ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
+from skvae.nn import M2, make_architecture, make_likelihood
 
 
 class PerClassEncoder(nn.Module):
@@ -35,22 +35,20 @@ class PerClassEncoder(nn.Module):
 
 def build(arch, k=10, n_latent=8):
     d = 784
-    if arch == "conv":
-        classifier = ConvEncoder((1, 28, 28), k)
-        encoder = ConvEncoder((1, 28, 28), n_latent, k)
-        decoder = ConvDecoder(n_latent + k, (1, 28, 28))
-    else:
-        classifier = MLPEncoder(d, (256, 128), k)
-        encoder = MLPEncoder(d, (256, 128), n_latent, k)
-        decoder = MLPDecoder(n_latent + k, (128, 256), d)
-    shared = M2(classifier, encoder, decoder, "bernoulli", d, k)
-    per_class = M2(classifier, PerClassEncoder(encoder), decoder, "bernoulli", d, k)
+    hidden = (256,) if arch == "conv" else (256, 128)
+    networks = make_architecture(arch, hidden, (1, 28, 28))
+    classifier = networks.classifier(d, k)
+    encoder = networks.encoder(d, n_latent, k)
+    decoder = networks.decoder(n_latent + k, d)
+    likelihood = make_likelihood("bernoulli", d)
+    shared = M2(classifier, encoder, decoder, likelihood, k)
+    per_class = M2(classifier, PerClassEncoder(encoder), decoder, likelihood, k)
     return shared, per_class
 
 
 def step(model, x, y):
     model.zero_grad()
-    terms = model.loss_terms(x, model(x), y)
+    terms = model(x, y)
     sum(t.mean() for t in terms.values()).backward()
 
 

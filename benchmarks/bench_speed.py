@@ -31,7 +31,7 @@ from _common import fmt, load_fashion, make_parser, markdown, save, start
 from skorch import NeuralNet
 
 from skvae import VAETransformer
-from skvae.nn import gaussian_kl, reconstruction_nll
+from skvae.nn import VAE, make_architecture, make_likelihood
 
 CONFIGS = {
     # The MLP of the issue: 784-512-256-32.
@@ -47,9 +47,12 @@ def make_estimator(arch, device, batch_size, seed):
 
 
 def build_module(estimator, n_features):
-    """The estimator's torch module, untrained, as its own fit would build it."""
-    # TODO(redesign): use the public module hyperparameter
-    return estimator._build_module(n_features)
+    """The estimator's torch module, untrained, as its own fit builds it (public nn API)."""
+    arch = make_architecture(estimator.architecture, estimator.hidden_layer_sizes,
+                             estimator.image_shape)
+    k = estimator.n_components
+    return VAE(arch.encoder(n_features, k), arch.decoder(k, n_features),
+               make_likelihood(estimator.likelihood, n_features))
 
 
 def make_module(arch, device, seed, n_features):
@@ -58,16 +61,15 @@ def make_module(arch, device, seed, n_features):
 
 
 def neg_elbo(module, x, out):
-    decoded, mu, logvar = out[:3]
-    nll = reconstruction_nll(x, decoded, module.likelihood, module.log_scale)
-    return (nll + gaussian_kl(mu, logvar)).mean()
+    """The batch mean of the module's loss terms (its forward returns them per row)."""
+    return (out["reconstruction"] + out["kl"]).mean()
 
 
 class PlainLoop:
     def __init__(self, module, X, batch_size, fused):
         self.module, self.X, self.bs = module, X, batch_size
         kw = {"fused": True} if fused else {}
-        self.opt = torch.optim.Adam(module.parameters(), lr=1e-3, **kw)
+        self.opt = torch.optim.AdamW(module.parameters(), lr=1e-3, **kw)
 
     def epoch(self):
         module, X, bs = self.module, self.X, self.bs
@@ -96,7 +98,7 @@ class SkorchDefault:
     def __init__(self, module, X, batch_size, device):
         self.net = NeuralNet(
             module, criterion=ELBOCriterion, criterion__module=module,
-            optimizer=torch.optim.Adam, lr=1e-3, batch_size=batch_size, max_epochs=1,
+            optimizer=torch.optim.AdamW, lr=1e-3, batch_size=batch_size, max_epochs=1,
             train_split=None, iterator_train__shuffle=True, device=device, verbose=0,
         )
         self.net.initialize()

@@ -31,7 +31,7 @@ METRICS = ("accuracy", "fit_s", "predict_s", "vae_s", "svc_s")
 
 
 def vae_params(arch, epochs, seed):
-    common = {"n_components": 64, "beta": 1.0, "batch_size": 128, "learning_rate": 1e-3,
+    common = {"n_components": 64, "beta": 1.0, "batch_size": 128, "learning_rate_init": 1e-3,
               "max_iter": epochs, "device": "auto", "random_state": seed}
     if arch == "conv":
         return dict(common, architecture="conv", image_shape=(1, 28, 28),
