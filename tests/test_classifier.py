@@ -5,20 +5,14 @@ import pickle
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.datasets import load_digits
-from sklearn.model_selection import GridSearchCV, StratifiedShuffleSplit, train_test_split
+from sklearn.model_selection import GridSearchCV, StratifiedShuffleSplit
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import MinMaxScaler, StandardScaler
+from sklearn.preprocessing import MinMaxScaler
 from sklearn.svm import SVC
 
-from skvae import VAEClassifier, VAETransformer
-
+from skvae import VAEClassifier
 
 # -- fixtures ------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def digits():
-    X, y = load_digits(return_X_y=True)
-    return train_test_split(X / 16.0, y, test_size=0.3, random_state=0, stratify=y)
 
 
 def small(**kwargs):
@@ -28,12 +22,6 @@ def small(**kwargs):
     return VAEClassifier(**params)
 
 
-@pytest.fixture(scope="module")
-def labelled_model(digits):
-    X_train, _, y_train, _ = digits
-    return VAEClassifier(
-        n_components=8, hidden_layer_sizes=(128,), max_iter=40, device="cpu", random_state=0,
-    ).fit(X_train, y_train)
 
 
 # -- API -----------------------------------------------------------------------
@@ -167,14 +155,6 @@ def test_conditional_samples_are_recognised(digits, labelled_model):
         assert recognised >= 0.7, f"class {k}: only {recognised:.0%} recognised"
 
 
-@pytest.fixture(scope="module")
-def m1_codes(digits):
-    """M1: an unsupervised VAE's standardised codes of the digits (Kingma et al. 2014)."""
-    X_train, X_test, _, _ = digits
-    m1 = VAETransformer(n_components=16, beta=0.5, max_iter=100, device="cpu",
-                        random_state=0).fit(X_train)
-    scaler = StandardScaler().fit(m1.transform(X_train))
-    return scaler.transform(m1.transform(X_train)), scaler.transform(m1.transform(X_test))
 
 
 def test_unlabelled_rows_help(digits, m1_codes):

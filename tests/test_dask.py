@@ -14,23 +14,9 @@ distributed = pytest.importorskip("distributed")
 
 
 def _one_torch_thread():
-    import torch
 
     torch.set_num_threads(1)
     return torch.get_num_threads()
-
-
-@pytest.fixture
-def one_thread():
-    """One torch thread in this process too, as in the workers (restored afterwards).
-
-    Small nets gain nothing from a second thread, and on a busy 2-core machine two
-    threads that wait for each other are many times slower than one.
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _search():

@@ -16,47 +16,42 @@ FAST = {"n_components": 2, "hidden_layer_sizes": (16,), "max_iter": 3, "batch_si
         "device": "cpu", "random_state": 0}
 
 
-@pytest.fixture
-def X(digits):
-    return digits[0][:300]
-
-
 def _state(est):
     return (est.n_iter_, list(est.loss_curve_), est.transform(np.full((2, 64), 0.5)))
 
 
-def test_failed_refit_keeps_the_old_model(X):
-    vae = VAETransformer(**FAST).fit(X)
+def test_failed_refit_keeps_the_old_model(X300):
+    vae = VAETransformer(**FAST).fit(X300)
     before = _state(vae)
     vae.set_params(learning_rate_init=1e6)
     with pytest.raises(FloatingPointError, match="diverged"):
-        vae.fit(X)
+        vae.fit(X300)
     after = _state(vae)
     assert before[:2] == after[:2]
     np.testing.assert_array_equal(before[2], after[2])
     assert np.isfinite(after[2]).all()
 
 
-def test_failed_first_fit_leaves_the_estimator_unfitted(X):
+def test_failed_first_fit_leaves_the_estimator_unfitted(X300):
     vae = VAETransformer(**{**FAST, "learning_rate_init": 1e6})
     with pytest.raises(FloatingPointError):
-        vae.fit(X)
+        vae.fit(X300)
     assert not hasattr(vae, "net_") and not hasattr(vae, "n_features_in_")
 
 
-def test_set_params_after_fit_changes_nothing_until_the_next_fit(X):
-    vae = VAETransformer(**FAST).fit(X)
+def test_set_params_after_fit_changes_nothing_until_the_next_fit(X300):
+    vae = VAETransformer(**FAST).fit(X300)
     vae.set_params(n_components=5, likelihood="gaussian")
-    assert vae.transform(X[:3]).shape == (3, 2)
+    assert vae.transform(X300[:3]).shape == (3, 2)
     assert len(vae.get_feature_names_out()) == 2
     assert vae.sample(3, random_state=0).shape == (3, 64)
-    assert vae.score_samples(X[:3]).shape == (3,)
+    assert vae.score_samples(X300[:3]).shape == (3,)
     assert vae.inverse_transform(np.zeros((1, 2))).shape == (1, 64)
     # Bernoulli model: a transform input slightly above 1 is clipped, not refused.
-    assert np.isfinite(vae.transform(X[:3] * 1.1)).all()
+    assert np.isfinite(vae.transform(X300[:3] * 1.1)).all()
     with pytest.raises(ValueError, match="n_components, likelihood changed.*Call fit"):
-        vae.partial_fit(X)
-    assert vae.fit(X).transform(X[:3]).shape == (3, 5)
+        vae.partial_fit(X300)
+    assert vae.fit(X300).transform(X300[:3]).shape == (3, 5)
 
 
 class _Interrupt(Callback):
@@ -69,25 +64,25 @@ class _Interrupt(Callback):
             raise KeyboardInterrupt
 
 
-def test_interrupt_before_the_first_epoch_ends_leaves_the_estimator_as_it_was(X):
+def test_interrupt_before_the_first_epoch_ends_leaves_the_estimator_as_it_was(X300):
     vae = VAETransformer(**FAST, callbacks=[_Interrupt(at_epoch=1, at_batch=1)])
     with pytest.raises(KeyboardInterrupt):
-        vae.fit(X)
+        vae.fit(X300)
     assert not hasattr(vae, "net_")
-    fitted = VAETransformer(**FAST).fit(X)
+    fitted = VAETransformer(**FAST).fit(X300)
     before = _state(fitted)
     fitted.set_params(callbacks=[_Interrupt(at_epoch=1)])
     with pytest.raises(KeyboardInterrupt):
-        fitted.fit(X)
+        fitted.fit(X300)
     assert _state(fitted)[:2] == before[:2]
 
 
-def test_interrupt_later_warns_and_keeps_a_consistent_model(X):
+def test_interrupt_later_warns_and_keeps_a_consistent_model(X300):
     vae = VAETransformer(**{**FAST, "max_iter": 10}, callbacks=[_Interrupt(at_epoch=3)])
     with pytest.warns(UserWarning, match="interrupted by user after 2 epoch"):
-        vae.fit(X)
+        vae.fit(X300)
     assert vae.n_iter_ == 2 == len(vae.loss_curve_)
-    assert np.isfinite(vae.transform(X[:5])).all()
+    assert np.isfinite(vae.transform(X300[:5])).all()
 
 
 def test_early_stopping_with_few_rows_per_class(digits):
@@ -97,18 +92,18 @@ def test_early_stopping_with_few_rows_per_class(digits):
     assert "valid_loss" in clf.history_[-1]
 
 
-def test_values_beyond_float32_are_a_clear_error(X):
+def test_values_beyond_float32_are_a_clear_error(X300):
     with pytest.raises(ValueError, match="float32's range"):
-        VAETransformer(**FAST, likelihood="gaussian").fit(X * 1e39)
-    vae = VAETransformer(**FAST, likelihood="gaussian").fit(X)
+        VAETransformer(**FAST, likelihood="gaussian").fit(X300 * 1e39)
+    vae = VAETransformer(**FAST, likelihood="gaussian").fit(X300)
     with pytest.raises(ValueError, match="float32's range"):
-        vae.transform(X * 1e39)
+        vae.transform(X300 * 1e39)
 
 
 @pytest.mark.parametrize("callbacks", [[1], [("name", 1)], [(1, Callback())]])
-def test_bad_callbacks_are_a_clear_error(X, callbacks):
+def test_bad_callbacks_are_a_clear_error(X300, callbacks):
     with pytest.raises(ValueError, match=r"callbacks\[0\].*skorch callback"):
-        VAETransformer(**FAST, callbacks=callbacks).fit(X)
+        VAETransformer(**FAST, callbacks=callbacks).fit(X300)
 
 
 def test_minmax_scaled_pipeline_cross_validates_without_nan(digits):
@@ -124,15 +119,15 @@ def test_minmax_scaled_pipeline_cross_validates_without_nan(digits):
     assert np.isfinite(scores).all()
 
 
-def test_float32_input_is_neither_copied_nor_written(X):
-    X32 = np.ascontiguousarray(X, dtype=np.float32)
+def test_float32_input_is_neither_copied_nor_written(X300):
+    X32 = np.ascontiguousarray(X300, dtype=np.float32)
     before = X32.copy()
     vae = VAETransformer(**FAST)
     seen = []
     original = vae._validate_X
 
-    def spy(X, **kw):
-        out = original(X, **kw)
+    def spy(X300, **kw):
+        out = original(X300, **kw)
         seen.append(out[0])
         return out
 
@@ -142,15 +137,15 @@ def test_float32_input_is_neither_copied_nor_written(X):
     np.testing.assert_array_equal(X32, before)
 
 
-def test_rows_do_not_depend_on_the_other_rows(X):
-    vae = VAETransformer(**FAST).fit(X)
-    clf = VAEClassifier(**FAST).fit(X, np.arange(len(X)) % 3)
+def test_rows_do_not_depend_on_the_other_rows(X300):
+    vae = VAETransformer(**FAST).fit(X300)
+    clf = VAEClassifier(**FAST).fit(X300, np.arange(len(X300)) % 3)
     rng = np.random.default_rng(1)
     for _ in range(5):
-        subset = rng.choice(len(X), size=int(rng.integers(1, len(X))), replace=False)
+        subset = rng.choice(len(X300), size=int(rng.integers(1, len(X300))), replace=False)
         subset.sort()
         for method in (vae.transform, vae.score_samples, clf.predict_proba, clf.transform,
                        clf.score_samples):
             # scikit-learn's tolerance in check_methods_subset_invariance.
-            np.testing.assert_allclose(method(X[subset]), method(X)[subset],
+            np.testing.assert_allclose(method(X300[subset]), method(X300)[subset],
                                        rtol=1e-7, atol=1e-7)

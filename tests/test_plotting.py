@@ -5,7 +5,6 @@ import pytest
 
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 
 from skvae import VAETransformer  # noqa: E402
 from skvae.plotting import (  # noqa: E402
@@ -17,22 +16,6 @@ from skvae.plotting import (  # noqa: E402
 )
 
 FAST = dict(hidden_layer_sizes=(32,), max_iter=3, batch_size=64, device="cpu")
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
-
-
-@pytest.fixture(scope="module")
-def vae2(digits):
-    return VAETransformer(n_components=2, random_state=0, **FAST).fit(digits[0])
-
-
-@pytest.fixture(scope="module")
-def vae3(digits):
-    return VAETransformer(n_components=3, random_state=0, **FAST).fit(digits[0])
 
 
 def test_plot_latent_one_collection_per_class_with_legend():

@@ -1,18 +1,12 @@
 """The whole-batch data path: same batches as a hand-written loop, no per-row Python,
 and skorch's callbacks, history, progress bar, early stopping and NaN stop intact."""
 
-import numpy as np
 import pytest
 import torch
 from skorch.callbacks import Callback
 
 from skvae import VAETransformer
 from skvae._net import BatchIterator, TensorData, VAENet, flush_denormal
-
-
-@pytest.fixture
-def X():
-    return np.random.default_rng(0).random((103, 12)).astype(np.float32)
 
 
 def small(**kw):
@@ -37,31 +31,31 @@ def test_shuffled_batches_cover_every_row_once_per_epoch():
 
 
 def test_batches_match_a_hand_written_randperm_loop():
-    X = torch.randn(50, 3)
+    X_random = torch.randn(50, 3)
     y = torch.arange(50)
     torch.manual_seed(7)
-    ours = [(xi["x"], yb) for xi, yb in BatchIterator(TensorData(X, y), 8, shuffle=True)]
+    ours = [(xi["x"], yb) for xi, yb in BatchIterator(TensorData(X_random, y), 8, shuffle=True)]
     torch.manual_seed(7)
     order = torch.randperm(50)
     for i, (xb, yb) in enumerate(ours):
         idx = order[i * 8:(i + 1) * 8]
-        assert torch.equal(xb, X[idx]) and torch.equal(yb, y[idx])
+        assert torch.equal(xb, X_random[idx]) and torch.equal(yb, y[idx])
 
 
 def test_unshuffled_batches_are_slices_in_order():
-    X = torch.arange(10.0).reshape(-1, 1)
-    batches = [xi["x"] for xi, _ in BatchIterator(TensorData(X), 4)]
+    X_random = torch.arange(10.0).reshape(-1, 1)
+    batches = [xi["x"] for xi, _ in BatchIterator(TensorData(X_random), 4)]
     assert [b.flatten().tolist() for b in batches] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
 
 
-def test_training_never_builds_batches_row_by_row(X, monkeypatch):
+def test_training_never_builds_batches_row_by_row(X_random, monkeypatch):
     def no_rows(self, i):
         raise AssertionError("per-row __getitem__ called on the fast path")
 
     monkeypatch.setattr(TensorData, "__getitem__", no_rows)
-    vae = small(early_stopping=True, validation_fraction=0.2, n_iter_no_change=2).fit(X)
-    vae.transform(X)
-    vae.score_samples(X)
+    vae = small(early_stopping=True, validation_fraction=0.2, n_iter_no_change=2).fit(X_random)
+    vae.transform(X_random)
+    vae.score_samples(X_random)
 
 
 class CountBatches(Callback):
@@ -76,8 +70,8 @@ class CountBatches(Callback):
             self.train_rows += len(batch[0]["x"])
 
 
-def test_callbacks_history_and_progress_bar(X, capsys):
-    vae = small(verbose=1, callbacks=[("count", CountBatches())]).fit(X)
+def test_callbacks_history_and_progress_bar(X_random, capsys):
+    vae = small(verbose=1, callbacks=[("count", CountBatches())]).fit(X_random)
     count = dict(vae.net_.callbacks_)["count"]
     assert count.batches == 3 * 7 and count.train_rows == 3 * 103
     for key in ("train_loss", "train_reconstruction", "train_kl", "dur"):
@@ -89,25 +83,25 @@ def test_callbacks_history_and_progress_bar(X, capsys):
     assert "train_loss" in out and "epoch" in out
 
 
-def test_early_stopping_records_validation_parts(X):
+def test_early_stopping_records_validation_parts(X_random):
     vae = small(max_iter=50, early_stopping=True, validation_fraction=0.2,
-                n_iter_no_change=2, learning_rate_init=0.05).fit(X)
+                n_iter_no_change=2, learning_rate_init=0.05).fit(X_random)
     assert vae.n_iter_ < 50
     assert "valid_reconstruction" in vae.history_[-1] and "valid_loss" in vae.history_[-1]
 
 
-def test_nan_loss_still_stops_with_the_epoch(X):
+def test_nan_loss_still_stops_with_the_epoch(X_random):
     class Poison(Callback):
         def on_batch_end(self, net, **kwargs):
             with torch.no_grad():
                 next(net.module_.parameters()).fill_(float("nan"))
 
     with pytest.raises(FloatingPointError, match="epoch 1"):
-        small(callbacks=[Poison()]).fit(X)
+        small(callbacks=[Poison()]).fit(X_random)
 
 
-def test_fused_adam_on_cpu(X):
-    vae = small(max_iter=1).fit(X)
+def test_fused_adam_on_cpu(X_random):
+    vae = small(max_iter=1).fit(X_random)
     assert vae.net_.optimizer_.defaults["fused"] is True
 
 
@@ -115,7 +109,7 @@ def _ftz_on():
     return bool(torch.tensor([1e-40]) * 1.0 == 0)
 
 
-def test_flush_denormal_only_during_fit(X):
+def test_flush_denormal_only_during_fit(X_random):
     seen = []
 
     class Probe(Callback):
@@ -123,7 +117,7 @@ def test_flush_denormal_only_during_fit(X):
             seen.append(_ftz_on())
 
     assert not _ftz_on()
-    small(max_iter=1, callbacks=[Probe()]).fit(X)
+    small(max_iter=1, callbacks=[Probe()]).fit(X_random)
     assert seen == [True]
     assert not _ftz_on()  # the process-wide mode is restored
 
@@ -138,8 +132,8 @@ def test_flush_denormal_keeps_a_mode_that_was_already_on():
         torch.set_flush_denormal(False)
 
 
-def test_vaenet_with_a_plain_dataset_falls_back_to_skorch(X):
+def test_vaenet_with_a_plain_dataset_falls_back_to_skorch(X_random):
     # Anything that is not TensorData goes through skorch's DataLoader unchanged.
     net = VAENet(small()._build_module(12), max_epochs=1, batch_size=32, train_split=None)
-    it = net.get_iterator(torch.utils.data.TensorDataset(torch.as_tensor(X)), training=True)
+    it = net.get_iterator(torch.utils.data.TensorDataset(torch.as_tensor(X_random)), training=True)
     assert isinstance(it, torch.utils.data.DataLoader)

@@ -1,4 +1,5 @@
-"""Conv architecture, image_shape validation, precision, devices and GPU->CPU pickling."""
+"""The shared estimator base: architectures and image shapes, devices, precision,
+seeding and hyperparameter validation (both estimators share this code)."""
 
 import pickle
 import warnings
@@ -7,89 +8,17 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
-from sklearn.pipeline import make_pipeline
-from sklearn.svm import SVC
 
 from skvae import VAETransformer
 from skvae._base import resolve_device
-from skvae.nn import ConvBody, ConvDecoder, ConvEncoder, conv_sizes
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
+FAST = dict(n_components=4, hidden_layer_sizes=(32,), max_iter=3, device="cpu")
 
 
-@pytest.fixture(scope="module")
-def digits():
-    X, y = load_digits(return_X_y=True)
-    return (X / 16.0).astype(np.float32), y
-
-
-@pytest.fixture(scope="module")
-def fitted_conv(digits):
-    X, _ = digits
-    return VAETransformer(
-        n_components=8, architecture="conv", image_shape=(1, 8, 8), hidden_layer_sizes=(64,),
-        max_iter=30, batch_size=64, learning_rate_init=3e-3, device="cpu", random_state=0,
-    ).fit(X)
-
-
-# -- pure torch modules ----------------------------------------------------------
-@pytest.mark.parametrize("shape", [(1, 28, 28), (1, 8, 8), (3, 7, 5), (2, 1, 1), (1, 9, 30)])
-def test_conv_modules_round_any_image_size(shape):
-    n_pixels = int(np.prod(shape))
-    enc = ConvEncoder(shape, 3, n_condition=2, channels=(4, 8), hidden_layer_sizes=(16,))
-    dec = ConvDecoder(3, shape, channels=(8, 4), hidden_layer_sizes=(16,))
-    mu, logvar = enc(torch.rand(5, n_pixels), torch.zeros(5, 2))
-    assert mu.shape == logvar.shape == (5, 3)
-    assert dec(mu).shape == (5, n_pixels)
-
-
-def test_conv_encoder_reads_channels_first():
-    # A pixel in channel 1 must influence the output; flattened C-order layout.
-    enc = ConvEncoder((2, 4, 4), 2, channels=(3,), hidden_layer_sizes=())
-    x = torch.zeros(1, 32)
-    x2 = x.clone()
-    x2[0, 16] = 1.0  # channel 1, row 0, col 0
-    assert not torch.equal(enc(x)[0], enc(x2)[0])
-
-
-def test_conv_sizes_halve_rounding_up():
-    assert conv_sizes(8, 8, 2) == [(8, 8), (4, 4), (2, 2)]
-    assert conv_sizes(7, 5, 3) == [(7, 5), (4, 3), (2, 2), (1, 1)]
-
-
-def test_conv_module_rejects_bad_shape():
-    with pytest.raises(ValueError, match="channels, height, width"):
-        ConvEncoder((28, 28), 2)
-
-
-# -- estimator -------------------------------------------------------------------
-def test_conv_vae_learns_digits(digits, fitted_conv):
-    X, _ = digits
-    recon = fitted_conv.inverse_transform(fitted_conv.transform(X))
-    err = np.mean((recon - X) ** 2)
-    err_mean_image = np.mean((X.mean(axis=0) - X) ** 2)
-    assert err < 0.6 * err_mean_image
-    assert fitted_conv.loss_curve_[-1] < fitted_conv.loss_curve_[0]
-    assert isinstance(fitted_conv.net_.module_.encoder.body, ConvBody)
-
-
-def test_conv_pipeline_svc_well_above_chance(digits):
-    X, y = digits
-    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
-    pipe = make_pipeline(
-        VAETransformer(n_components=8, architecture="conv", image_shape=(1, 8, 8),
-                       hidden_layer_sizes=(64,), max_iter=25, batch_size=64,
-                       learning_rate_init=3e-3, device="cpu", random_state=0),
-        SVC(),
-    )
-    assert pipe.fit(X_tr, y_tr).score(X_te, y_te) > 0.6  # chance is 0.1
-
-
-def test_conv_infers_square_single_channel(digits):
-    X, _ = digits
+def test_conv_infers_square_single_channel(digits_full):
+    X, _ = digits_full
     vae = VAETransformer(n_components=2, architecture="conv", hidden_layer_sizes=(8,),
                          max_iter=1, device="cpu", random_state=0).fit(X[:50])
     assert vae.net_.module_.encoder.body.image_shape == (1, 8, 8)
@@ -102,22 +31,22 @@ def test_conv_without_shape_on_non_square_errors():
 
 
 @pytest.mark.parametrize("architecture", ["conv", "mlp"])
-def test_image_shape_mismatch_errors(digits, architecture):
-    X, _ = digits
+def test_image_shape_mismatch_errors(digits_full, architecture):
+    X, _ = digits_full
     vae = VAETransformer(architecture=architecture, image_shape=(1, 28, 28), max_iter=1)
     with pytest.raises(ValueError, match=r"784 pixels per image but X has 64 features"):
         vae.fit(X[:20])
 
 
 @pytest.mark.parametrize("bad", [(8, 8), (1, 8, 8, 1), (1, -8, -8), (1.5, 8, 8)])
-def test_image_shape_malformed_errors(digits, bad):
-    X, _ = digits
+def test_image_shape_malformed_errors(digits_full, bad):
+    X, _ = digits_full
     with pytest.raises(ValueError, match="image_shape must be three positive integers"):
         VAETransformer(architecture="conv", image_shape=bad, max_iter=1).fit(X[:20])
 
 
-def test_unknown_architecture_errors(digits):
-    X, _ = digits
+def test_unknown_architecture_errors(digits_full):
+    X, _ = digits_full
     with pytest.raises(ValueError, match="architecture"):
         VAETransformer(architecture="resnet", max_iter=1).fit(X[:20])
 
@@ -133,8 +62,8 @@ def test_conv_params_clone_and_multichannel():
     assert vae.inverse_transform(vae.transform(X)).shape == X.shape
 
 
-def test_conv_is_deterministic_given_seed(digits):
-    X, _ = digits
+def test_conv_is_deterministic_given_seed(digits_full):
+    X, _ = digits_full
     kw = {"n_components": 2, "architecture": "conv", "hidden_layer_sizes": (8,), "max_iter": 2,
               "device": "cpu", "random_state": 3}
     a = VAETransformer(**kw).fit(X[:200]).transform(X[:10])
@@ -142,8 +71,8 @@ def test_conv_is_deterministic_given_seed(digits):
     np.testing.assert_array_equal(a, b)
 
 
-def test_bf16_mixed_precision_runs_on_cpu(digits):
-    X, _ = digits
+def test_bf16_mixed_precision_runs_on_cpu(digits_full):
+    X, _ = digits_full
     vae = VAETransformer(n_components=4, architecture="conv", hidden_layer_sizes=(32,),
                          precision="bf16-mixed", max_iter=4, learning_rate_init=3e-3,
                          device="cpu", random_state=0).fit(X)
@@ -152,13 +81,12 @@ def test_bf16_mixed_precision_runs_on_cpu(digits):
     assert vae.transform(X[:5]).dtype == np.float32
 
 
-def test_unknown_precision_errors(digits):
-    X, _ = digits
+def test_unknown_precision_errors(digits_full):
+    X, _ = digits_full
     with pytest.raises(ValueError, match="precision"):
         VAETransformer(precision="16", max_iter=1).fit(X[:20])
 
 
-# -- devices -----------------------------------------------------------------------
 def test_auto_device_picks_cuda_when_present(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert resolve_device("auto") == "cuda"
@@ -166,14 +94,14 @@ def test_auto_device_picks_cuda_when_present(monkeypatch):
     assert resolve_device("auto") == "cpu"
 
 
-def test_fake_gpu_pickle_loads_and_predicts_on_cpu(digits, fitted_conv, monkeypatch):
+def test_fake_gpu_pickle_loads_and_predicts_on_cpu(digits_full, fitted_conv, monkeypatch):
     """A model pickled on a GPU machine loads on a CPU-only one (weights mapped to CPU).
 
     No GPU here: fake the pickled state's device as 'cuda' and hide CUDA while
     loading, which is what a CPU-only machine sees. skorch maps the weights with
     ``get_map_location`` and warns (DeviceWarning) that it loads on the CPU.
     """
-    X, _ = digits
+    X, _ = digits_full
     expected = fitted_conv.transform(X[:20])
     gpu_model = pickle.loads(pickle.dumps(fitted_conv))
     gpu_model.device = "cuda"
@@ -194,8 +122,8 @@ def test_fake_gpu_pickle_loads_and_predicts_on_cpu(digits, fitted_conv, monkeypa
 
 @pytest.mark.gpu
 @needs_cuda
-def test_gpu_fit_pickle_and_cpu_predict(digits):
-    X, _ = digits
+def test_gpu_fit_pickle_and_cpu_predict(digits_full):
+    X, _ = digits_full
     vae = VAETransformer(n_components=4, architecture="conv", max_iter=3, device="cuda",
                          random_state=0).fit(X)
     assert next(vae.net_.module_.parameters()).device.type == "cuda"
@@ -206,8 +134,8 @@ def test_gpu_fit_pickle_and_cpu_predict(digits):
 
 @pytest.mark.gpu
 @needs_cuda
-def test_gpu_matches_cpu_learning_and_bf16(digits):
-    X, _ = digits
+def test_gpu_matches_cpu_learning_and_bf16(digits_full):
+    X, _ = digits_full
     for precision in ("32", "bf16-mixed"):
         vae = VAETransformer(n_components=4, architecture="conv", max_iter=5, device="auto",
                              precision=precision, random_state=0).fit(X)
@@ -216,3 +144,31 @@ def test_gpu_matches_cpu_learning_and_bf16(digits):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         vae.transform(X[:5])
+
+
+@pytest.mark.parametrize("device", ["tpu", "cuda:x", "gpu0"])
+def test_unknown_device(digits, device):
+    with pytest.raises(ValueError, match="device"):
+        VAETransformer(**{**FAST, "device": device}).fit(digits[0][:50])
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA message")
+def test_cuda_without_gpu_says_so(digits):
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        VAETransformer(**{**FAST, "device": "cuda"}).fit(digits[0][:50])
+
+
+def test_global_torch_rng_untouched(digits):
+    state = torch.get_rng_state()
+    VAETransformer(random_state=0, **FAST).fit(digits[0][:100])
+    assert torch.equal(state, torch.get_rng_state())
+
+
+@pytest.mark.parametrize(
+    ("param", "value"),
+    [("n_components", 0), ("likelihood", "poisson"), ("max_iter", 0), ("beta", -1.0),
+     ("learning_rate_init", 0.0), ("hidden_layer_sizes", (16, -2))],
+)
+def test_bad_hyperparameters(digits, param, value):
+    with pytest.raises(ValueError, match=param):
+        VAETransformer(**{**FAST, param: value}).fit(digits[0][:50])
