@@ -33,7 +33,9 @@ array([7, 8, 9], dtype=uint8)
 import gzip
 import hashlib
 import http.client
+import math
 import os
+import stat
 import urllib.request
 import zlib
 from pathlib import Path
@@ -53,6 +55,9 @@ _IDX_DTYPES = {
     0x0E: np.dtype(">f8"),
 }
 _GZIP_MAGIC = b"\x1f\x8b"
+_CHUNK = 1 << 20  # bytes decompressed per read
+# Deflate cannot expand data more than about 1032 times; a gzip file declaring more is cut.
+_MAX_DEFLATE_RATIO = 1100
 
 _SUBSETS = ("train", "test", "all")
 # subset -> file-name prefix used by the MNIST layout
@@ -113,6 +118,12 @@ def load_idx(path):
     The file is gzip-decompressed when it starts with the gzip magic bytes. The header gives
     the type and the shape; values are returned in the machine's native byte order.
 
+    The file is read as a stream: the header first, then exactly the number of bytes it
+    declares, straight into the result, then at most one byte more to make sure nothing
+    follows. Memory is bounded by the declared size, so a small gzip file that inflates to
+    gigabytes of extra data (a "gzip bomb") is refused as soon as its first extra byte is
+    seen, without inflating the rest.
+
     Parameters
     ----------
     path : str or os.PathLike
@@ -130,10 +141,11 @@ def load_idx(path):
     FileNotFoundError
         If ``path`` does not exist.
     ValueError
-        If the file is not a valid IDX file: bad gzip data, a name ending in ``.gz`` on
-        a file that is not gzipped, a short header, a bad magic number, an unknown type
-        code, or a payload shorter (truncated) or longer (trailing bytes) than the header
-        says. The message names the file.
+        If ``path`` is not a regular file (a directory, a device such as ``/dev/zero``, a
+        FIFO or a socket), or if the file is not a valid IDX file: bad gzip data, a name
+        ending in ``.gz`` on a file that is not gzipped, a short header, a bad magic number,
+        an unknown type code, or a payload shorter (truncated) or longer (trailing bytes)
+        than the header says. The message names the file.
 
     Examples
     --------
@@ -152,54 +164,127 @@ def load_idx(path):
            [3, 4, 5]], dtype=int16)
     """
     path = Path(path)
-    with open(path, "rb") as f:
-        raw = f.read()
-
-    if raw[:2] == _GZIP_MAGIC:
+    with _open_regular(path) as raw_file:
+        size = os.fstat(raw_file.fileno()).st_size
+        compressed = raw_file.read(2) == _GZIP_MAGIC
+        raw_file.seek(0)
+        if compressed:
+            stream = gzip.GzipFile(fileobj=raw_file, mode="rb")
+        elif path.suffix == ".gz":
+            raise ValueError(
+                f"{path}: the name ends in '.gz' but the file is not gzip-compressed."
+            )
+        else:
+            stream = raw_file
         try:
-            raw = gzip.decompress(raw)
+            return _read_idx(stream, path, size, compressed)
         except (OSError, EOFError, zlib.error) as exc:
+            if not compressed:
+                raise
             raise ValueError(f"{path}: corrupt gzip data ({exc}).") from exc
-    elif path.suffix == ".gz":
-        raise ValueError(f"{path}: the name ends in '.gz' but the file is not gzip-compressed.")
+        finally:
+            stream.close()
 
-    if len(raw) < 4:
+
+def _open_regular(path):
+    """Open ``path`` for binary reading, refusing anything but a regular file.
+
+    ``O_NONBLOCK`` keeps the open of a FIFO from waiting for a writer; the type is checked
+    on the open descriptor (``fstat``), so the file cannot be swapped in between.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, flags)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = (
+                "a directory" if stat.S_ISDIR(mode)
+                else "a character device" if stat.S_ISCHR(mode)
+                else "a block device" if stat.S_ISBLK(mode)
+                else "a FIFO (named pipe)" if stat.S_ISFIFO(mode)
+                else "a socket" if stat.S_ISSOCK(mode)
+                else "not a regular file"
+            )
+            raise ValueError(
+                f"{path}: not a regular file ({kind}); load_idx reads IDX files stored on "
+                "disk only."
+            )
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _read_exactly(stream, buffer):
+    """Fill ``buffer`` (a writable byte memoryview) from ``stream``; return the bytes read."""
+    filled = 0
+    total = len(buffer)
+    while filled < total:
+        n = stream.readinto(buffer[filled : filled + _CHUNK])
+        if not n:
+            break
+        filled += n
+    return filled
+
+
+def _read_idx(stream, path, size, compressed):
+    """Parse an IDX stream: header, then exactly the declared payload, then end of data.
+
+    Memory stays bounded by the declared size: the payload is read in chunks straight into
+    the result array, and at most one byte past it is read to detect trailing data.
+    """
+    head = stream.read(4)
+    if len(head) < 4:
         raise ValueError(
-            f"{path}: not an IDX file: only {len(raw)} bytes, shorter than the 4-byte header."
+            f"{path}: not an IDX file: only {len(head)} bytes, shorter than the 4-byte header."
         )
-    if raw[0] != 0 or raw[1] != 0:
+    if head[0] != 0 or head[1] != 0:
         raise ValueError(
-            f"{path}: not an IDX file: bad magic number 0x{raw[:4].hex()} "
+            f"{path}: not an IDX file: bad magic number 0x{head.hex()} "
             "(it must start with two zero bytes)."
         )
-    code, ndim = raw[2], raw[3]
+    code, ndim = head[2], head[3]
     if code not in _IDX_DTYPES:
         known = ", ".join(f"0x{c:02X}" for c in _IDX_DTYPES)
         raise ValueError(f"{path}: unknown IDX type code 0x{code:02X} (known: {known}).")
     if ndim == 0:
         raise ValueError(f"{path}: the IDX header declares 0 dimensions.")
     offset = 4 + 4 * ndim
-    if len(raw) < offset:
+    dims = stream.read(4 * ndim)
+    if len(dims) < 4 * ndim:
         raise ValueError(
             f"{path}: truncated header: {ndim} dimensions need {offset} header bytes, "
-            f"the file has {len(raw)}."
+            f"the file has {4 + len(dims)}."
         )
-    shape = tuple(int(s) for s in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    shape = tuple(int(s) for s in np.frombuffer(dims, dtype=">u4"))
     dtype = _IDX_DTYPES[code]
-    count = 1
-    for s in shape:
-        count *= s
+    count = math.prod(shape)
     expected = count * dtype.itemsize
-    found = len(raw) - offset
-    if found != expected:
-        what = "truncated data" if found < expected else "trailing bytes after the data"
+    needs = f"shape {shape} of {dtype.name} needs {expected} bytes after the header"
+
+    # Refuse before allocating when the file cannot hold the declared payload: a plain
+    # file's size is known, and deflate expands at most ~1032:1.
+    if not compressed and size - offset != expected:
+        what = "truncated data" if size - offset < expected else "trailing bytes after the data"
+        raise ValueError(f"{path}: {what}: {needs}, the file has {size - offset}.")
+    if compressed and expected > _MAX_DEFLATE_RATIO * size:
         raise ValueError(
-            f"{path}: {what}: shape {shape} of {dtype.name} needs {expected} bytes after the "
-            f"header, the file has {found}."
+            f"{path}: truncated data: {needs}, more than a {size}-byte gzip file can hold."
         )
-    array = np.frombuffer(raw, dtype=dtype, count=count, offset=offset)
-    # astype copies: native byte order, writable, independent of the file buffer
-    return array.reshape(shape).astype(dtype.newbyteorder("="), copy=True)
+
+    native = dtype.newbyteorder("=")
+    array = np.empty(shape, dtype=native)
+    found = _read_exactly(stream, memoryview(array).cast("B"))
+    if found < expected:
+        raise ValueError(f"{path}: truncated data: {needs}, the file has {found}.")
+    if stream.read(1):
+        raise ValueError(
+            f"{path}: trailing bytes after the data: {needs}, the file has more; "
+            "it is corrupt."
+        )
+    if native != dtype:  # the values on disk are big-endian
+        array.byteswap(inplace=True)
+    return array
 
 
 def _check_subset(subset):

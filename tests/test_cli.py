@@ -1,6 +1,8 @@
+import gzip
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from skvae import cli
@@ -11,12 +13,16 @@ def test_compare_on_digits_prints_table_and_saves_plot(tmp_path, capsys):
     status = cli.main(["compare", "--n-train", "300", "--max-iter", "3", "--n-components", "4",
                        "--device", "cpu", "--plot", str(plot)])
     assert status == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert "| model | test accuracy | fit s | predict s |" in out
     for name in ("SVC(rbf, C=10) on pixels", "VAETransformer(4) -> SVC(C=10)",
                  "VAETransformer(4) -> LogisticRegression"):
         assert name in out
+    assert "labels" not in out  # without --labels: the full-label table only
     assert plot.stat().st_size > 10_000
+    assert f"figure saved to {plot}\n" in captured.err
+    assert [p.name for p in tmp_path.iterdir()] == ["compare.png"]
 
 
 def test_run_comparison_rows_are_measured():
@@ -32,22 +38,216 @@ def test_run_comparison_rows_are_measured():
     assert rows[1]["estimator"].predict(X_test[:3]).shape == (3,)
 
 
-def test_bad_arguments_exit_nonzero(capsys):
-    assert cli.main(["compare", "--n-train", "5"]) == 2
-    assert "--n-train" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        cli.main(["compare", "--dataset", "cifar"])
-    assert cli.main(["compare", "--n-train", "100", "--device", "tpu"]) == 2
-    assert "device" in capsys.readouterr().err
+@pytest.mark.parametrize("n_train", [1256, 1257, 20])
+def test_load_dataset_any_n_train_up_to_all_rows(n_train):
+    # 1256 of digits' 1257 training rows used to fail inside train_test_split
+    X_train, _, y_train, _, _, _ = cli.load_dataset("digits", n_train=n_train)
+    assert X_train.shape == (n_train, 64) and y_train.shape == (n_train,)
+    assert len(np.unique(y_train)) == 10  # stratified: every class kept
 
 
-def test_missing_fashion_mnist_is_explained(tmp_path, monkeypatch, capsys):
+def test_load_dataset_more_rows_than_available():
+    with pytest.raises(ValueError, match="cannot keep 5000 training rows: digits has 1257"):
+        cli.load_dataset("digits", n_train=5000)
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Fail the test if any model gets trained: the checks must come first."""
+    def trained(*args, **kwargs):
+        raise AssertionError("a model was trained before the arguments were checked")
+
+    monkeypatch.setattr(cli, "run_comparison", trained)
+    monkeypatch.setattr(cli, "run_semisupervised", trained)
+
+
+def assert_one_error_line(capsys, *words):
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("skvae: error: ")
+    assert "Traceback" not in captured.err
+    for word in words:
+        assert word in lines[0], lines[0]
+    assert captured.out == ""
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        ([], ["required"]),
+        (["compare", "--dataset", "cifar"], ["--dataset", "cifar"]),
+        (["compare", "--random-state", "-1"], ["--random-state", "-1"]),
+        (["compare", "--random-state", str(2**32)], ["--random-state"]),
+        (["compare", "--n-train", "5"], ["--n-train", "at least 20"]),
+        (["compare", "--n-train", "1258"], ["1258", "1257"]),
+        (["compare", "--n-components", "0"], ["--n-components"]),
+        (["compare", "--n-components", "100000000"], ["--n-components", "at most 64"]),
+        (["compare", "--max-iter", "0"], ["--max-iter"]),
+        (["compare", "--beta", "nan"], ["--beta"]),
+        (["compare", "--beta", "-1"], ["--beta"]),
+        (["compare", "--device", "tpu"], ["device"]),
+        (["compare", "--labels"], ["--labels"]),
+        (["compare", "--labels", "0"], ["--labels", "0"]),
+        (["compare", "--labels", "-5"], ["--labels"]),
+        (["compare", "--labels", "1.5"], ["--labels", "1.5"]),
+        (["compare", "--labels", "many"], ["--labels", "many"]),
+        (["compare", "--labels", "1"], ["--labels", "at least 2"]),
+        (["compare", "--labels", "0.0001"], ["--labels", "at least 2"]),
+        (["compare", "--labels", "50", "1258"], ["--labels", "1258", "1257"]),
+        (["compare", "--n-train", "100", "--labels", "101"], ["--labels", "101", "100"]),
+    ],
+)
+def test_bad_arguments_one_error_line(argv, words, capsys, no_training):
+    assert cli.main(argv) == 2
+    assert_one_error_line(capsys, *words)
+
+
+@pytest.mark.parametrize(
+    ("name", "extra", "words"),
+    [
+        (".", [], ["is a folder"]),
+        ("missing/fig.png", [], ["missing", "does not exist"]),
+        ("fig", [], ["no extension", "png"]),
+        ("fig.xyz", [], ["'.xyz'", "png"]),
+        ("fig.png", ["--labels", "50"], ["at least two"]),
+    ],
+    ids=["folder", "no-folder", "no-extension", "bad-extension", "one-count"],
+)
+def test_bad_plot_refused_before_training(tmp_path, name, extra, words, capsys, no_training):
+    assert cli.main(["compare", "--plot", str(tmp_path / name), *extra]) == 2
+    assert_one_error_line(capsys, "--plot", *words)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_plot_without_matplotlib(tmp_path, monkeypatch, capsys, no_training):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib fails
+    assert cli.main(["compare", "--plot", str(tmp_path / "fig.png")]) == 2
+    assert_one_error_line(capsys, "--plot needs matplotlib", "pip install")
+
+
+def test_missing_fashion_mnist_is_explained(tmp_path, monkeypatch, capsys, no_training):
     monkeypatch.setenv("SKVAE_DATA", str(tmp_path))
-    assert cli.main(["compare", "--dataset", "fashion-mnist"]) == 1
-    assert "dataset-fashion-mnist" in capsys.readouterr().err
+    assert cli.main(["compare", "--dataset", "fashion-mnist"]) == 2
+    assert_one_error_line(capsys, "dataset-fashion-mnist", str(tmp_path))
 
 
-def test_python_dash_m_help():
-    out = subprocess.run([sys.executable, "-m", "skvae", "compare", "--help"],
-                         capture_output=True, text=True, check=True).stdout
-    assert "--plot" in out and "fashion-mnist" in out
+def test_corrupt_data_file_one_error_line(tmp_path, monkeypatch, capsys, no_training):
+    def idx(array):
+        header = bytes([0, 0, 0x08, array.ndim]) + np.array(array.shape, ">u4").tobytes()
+        return gzip.compress(header + array.astype(np.uint8).tobytes())
+
+    for prefix in ("train", "t10k"):
+        (tmp_path / f"{prefix}-images-idx3-ubyte.gz").write_bytes(idx(np.zeros((3, 28, 28))))
+        (tmp_path / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(idx(np.zeros(3)))
+    bad = tmp_path / "train-images-idx3-ubyte.gz"
+    bad.write_bytes(idx(np.zeros((3, 28, 28)))[:-10])  # a truncated download
+    monkeypatch.setenv("SKVAE_DATA", str(tmp_path))
+    assert cli.main(["compare", "--dataset", "fashion-mnist", "--n-train", "20"]) == 2
+    assert_one_error_line(capsys, str(bad), "gzip")
+
+
+@pytest.mark.parametrize(
+    ("exc", "status"),
+    [
+        (ValueError("X has NaN.\nRemove the NaN rows."), 2),
+        (FloatingPointError("the loss became NaN at epoch 3"), 2),
+        (MemoryError(), 2),
+        (RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"), 2),
+        (KeyboardInterrupt(), 130),
+    ],
+    ids=["ValueError", "NaN-loss", "MemoryError", "cuda-oom", "Ctrl-C"],
+)
+def test_estimator_errors_one_line(exc, status, monkeypatch, capsys):
+    def fail(*args, **kwargs):
+        raise exc
+
+    monkeypatch.setattr(cli, "run_comparison", fail)
+    assert cli.main(["compare", "--n-train", "100", "--device", "cpu"]) == status
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[-1] == ("skvae: interrupted" if status == 130 else
+                         f"skvae: error: {cli._one_line(exc)}")
+    if isinstance(exc, ValueError):
+        assert lines[-1] == "skvae: error: X has NaN.; Remove the NaN rows."
+
+
+def test_a_bug_still_shows_its_traceback(monkeypatch):
+    def bug(*args, **kwargs):
+        raise RuntimeError("an internal bug")
+
+    monkeypatch.setattr(cli, "run_comparison", bug)
+    with pytest.raises(RuntimeError, match="internal bug"):
+        cli.main(["compare", "--n-train", "100", "--device", "cpu"])
+
+
+def test_help(capsys):
+    assert cli.main(["compare", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "--plot" in out and "fashion-mnist" in out and "--labels" in out
+
+
+def test_python_dash_m_error_is_one_line_exit_2():
+    done = subprocess.run([sys.executable, "-m", "skvae", "compare", "--random-state", "-1"],
+                          capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.startswith("skvae: error: argument --random-state: ")
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+# ---------------------------------------------------------------------- --labels
+
+
+def test_hide_labels_is_stratified_and_seeded():
+    y = np.repeat(np.arange(4), 25)
+    y_semi = cli.hide_labels(y, 20, random_state=3)
+    kept = y_semi != -1
+    assert kept.sum() == 20
+    np.testing.assert_array_equal(y_semi[kept], y[kept])
+    np.testing.assert_array_equal(np.bincount(y_semi[kept]), [5, 5, 5, 5])
+    np.testing.assert_array_equal(y_semi, cli.hide_labels(y, 20, random_state=3))
+    assert not np.array_equal(y_semi, cli.hide_labels(y, 20, random_state=4))
+    assert (cli.hide_labels(y, 100) == y).all()
+    with pytest.raises(ValueError, match="between 1 and 100"):
+        cli.hide_labels(y, 101)
+
+
+def test_run_semisupervised_rows():
+    X_train, X_test, y_train, y_test, _, _ = cli.load_dataset("digits", n_train=150)
+    rows = cli.run_semisupervised(X_train, y_train, X_test, y_test, [20, 60], n_components=3,
+                                  max_iter=2, device="cpu", random_state=0)
+    models = ["SVC(rbf, C=10) on labelled pixels", "LabelSpreading()",
+              "SelfTraining(SVC(C=10))", "VAETransformer(3) -> SVC(C=10)", "VAEClassifier(3)"]
+    assert [row["model"] for row in rows] == models * 2
+    assert [row["n_labels"] for row in rows] == [20] * 5 + [60] * 5
+    for row in rows:
+        assert 0.0 <= row["accuracy"] <= 1.0
+        assert row["fit_s"] > 0 and row["predict_s"] > 0
+    assert rows[0]["estimator"].support_vectors_.shape[0] <= 20  # labelled rows only
+    assert rows[0]["accuracy"] > 0.5  # 2 labels per digit are far above chance
+    # one VAE, learned from all 150 rows without labels, shared by both counts
+    assert rows[3]["estimator"][0] is rows[8]["estimator"][0]
+    assert rows[4]["estimator"].max_iter == 2 and rows[4]["estimator"].random_state == 0
+    assert list(rows[4]["estimator"].classes_) == list(range(10))
+
+
+def test_compare_labels_prints_tables_and_plots(tmp_path, capsys):
+    plot = tmp_path / "labels.svg"
+    status = cli.main(["compare", "--n-train", "150", "--labels", "20", "0.4", "20",
+                       "--max-iter", "2", "--n-components", "3", "--device", "cpu",
+                       "--plot", str(plot)])
+    assert status == 0
+    captured = capsys.readouterr()
+    out = captured.out
+    assert "| labels | model | test accuracy | fit s | predict s |" in out
+    lines = out.splitlines()
+    # 0.4 of 150 rows is 60; the repeated 20 runs once
+    assert [line.split(" | ")[0] for line in lines[2:12]] == ["| 20"] * 5 + ["| 60"] * 5
+    assert "| test accuracy with N labels | 20 | 60 |" in out
+    assert "| VAEClassifier(3) | " in out
+    assert plot.read_text().lstrip().startswith("<?xml")
+    assert f"figure saved to {plot}\n" in captured.err
+    assert [p.name for p in tmp_path.iterdir()] == ["labels.svg"]

@@ -3,7 +3,9 @@
 import gzip
 import hashlib
 import io
+import os
 import re
+import tracemalloc
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -489,3 +491,75 @@ def test_load_idx_dir_expands_user(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     write_mnist_dir(tmp_path / "mnist")
     assert load_idx_dir("~/mnist", "test").data.shape == (4, 12)
+
+
+# ------------------------------------------------------- hostile files: bombs, devices
+
+
+def _write_gzip_stream(path, header, n_zeros, chunk=1 << 20):
+    """gzip ``header`` followed by ``n_zeros`` zero bytes, written chunk by chunk."""
+    zeros = bytes(chunk)
+    with gzip.open(path, "wb", compresslevel=1) as f:
+        f.write(header)
+        for start in range(0, n_zeros, chunk):
+            f.write(zeros[: min(chunk, n_zeros - start)])
+    return path
+
+
+def test_load_idx_gzip_bomb_is_refused_without_inflating_it(tmp_path):
+    # declares 5 bytes, then 50 MB of zeros: about 50 kB on disk
+    header = bytes([0, 0, 0x08, 1]) + np.array([5], dtype=">u4").tobytes()
+    path = _write_gzip_stream(tmp_path / "bomb-idx1-ubyte.gz", header, 50 * 2**20)
+    assert path.stat().st_size < 2**20
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=re.escape(str(path)) + ".*trailing bytes.*corrupt"):
+            load_idx(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 2**20  # a few buffers, never the 50 MB
+
+
+def test_load_idx_declared_size_is_read_in_bounded_memory(tmp_path):
+    # a legitimate 8 MB payload: the only large allocation is the result itself
+    n = 8 * 2**20
+    header = bytes([0, 0, 0x08, 1]) + np.array([n], dtype=">u4").tobytes()
+    path = _write_gzip_stream(tmp_path / "big-idx1-ubyte.gz", header, n)
+    tracemalloc.start()
+    try:
+        array = load_idx(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert array.shape == (n,)
+    assert not array.any()
+    assert peak < n + 4 * 2**20
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_load_idx_huge_declared_size_fails_before_allocating(tmp_path, gz):
+    # a tiny file whose header declares 2**32-1 x 2**32-1 float64 values (~147 EB)
+    header = bytes([0, 0, 0x0E, 2]) + np.array([2**32 - 1] * 2, dtype=">u4").tobytes()
+    path = _corrupt(tmp_path, "huge-idx2" + (".gz" if gz else ""), header + bytes(16), gz=gz)
+    with pytest.raises(ValueError, match=re.escape(str(path)) + ".*truncated data"):
+        load_idx(path)
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero")
+def test_load_idx_refuses_dev_zero():
+    with pytest.raises(ValueError, match="/dev/zero: not a regular file.*character device"):
+        load_idx("/dev/zero")
+
+
+def test_load_idx_refuses_directory(tmp_path):
+    with pytest.raises(ValueError, match="not a regular file.*directory"):
+        load_idx(tmp_path)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_load_idx_refuses_fifo_without_blocking(tmp_path):
+    fifo = tmp_path / "pipe-idx1-ubyte"
+    os.mkfifo(fifo)  # nobody writes to it: a blocking open would hang
+    with pytest.raises(ValueError, match="not a regular file.*FIFO"):
+        load_idx(fifo)
