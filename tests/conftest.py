@@ -138,3 +138,23 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def no_env(monkeypatch, tmp_path):
+    """No SKVAE_DATA and an empty home, so that no real user data is picked up."""
+    monkeypatch.delenv("SKVAE_DATA", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    return tmp_path
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Fail the test if the CLI trains any model: its checks must come first."""
+    from skvae import cli
+
+    def trained(*args, **kwargs):
+        raise AssertionError("a model was trained before the arguments were checked")
+
+    monkeypatch.setattr(cli, "run_comparison", trained)
+    monkeypatch.setattr(cli, "run_semisupervised", trained)

@@ -54,16 +54,6 @@ def test_load_dataset_more_rows_than_available():
 # ----------------------------------------------------------------------------- errors
 
 
-@pytest.fixture
-def no_training(monkeypatch):
-    """Fail the test if any model gets trained: the checks must come first."""
-    def trained(*args, **kwargs):
-        raise AssertionError("a model was trained before the arguments were checked")
-
-    monkeypatch.setattr(cli, "run_comparison", trained)
-    monkeypatch.setattr(cli, "run_semisupervised", trained)
-
-
 def assert_one_error_line(capsys, *words):
     captured = capsys.readouterr()
     lines = captured.err.splitlines()

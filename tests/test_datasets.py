@@ -280,14 +280,6 @@ def test_load_idx_dir_bad_subset(tmp_path, subset):
 # ---------------------------------------------------------------- fetch_fashion_mnist
 
 
-@pytest.fixture
-def no_env(monkeypatch, tmp_path):
-    """No SKVAE_DATA and an empty home, so that no real user data is picked up."""
-    monkeypatch.delenv("SKVAE_DATA", raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    return tmp_path
-
-
 def test_fetch_data_home(no_env, tmp_path):
     data_home = tmp_path / "fm"
     write_mnist_dir(data_home, n_train=6, n_test=4, h=28, w=28)
