@@ -121,6 +121,22 @@ class VAEClassifier(
         ``classifier_architecture``) takes a square one-channel image (needs a
         perfect-square number of features, else fit raises ValueError). Ignored by
         ``'mlp'`` networks apart from that check.
+    encoder : torch.nn.Module, callable or None, default=None
+        Your own encoder network, replacing the architecture's: a module mapping a
+        batch of rows ``(n, n_features)`` to features of any shape ``(n, ...)``; skvae
+        adds the linear Gaussian head of ``q(z | x)`` after it. A module is
+        deep-copied at each fit (the one passed is never trained); a callable is a
+        factory called as ``encoder(n_features)`` that returns a new module. Works
+        with ``clone`` and ``GridSearchCV``; pickling the estimator needs a
+        picklable factory (a class or module-level function, not a lambda).
+    decoder : torch.nn.Module, callable or None, default=None
+        Your own decoder, replacing the architecture's: maps codes ``(n, n_inputs)``
+        to the likelihood's parameters ``(n, n_features)`` (logits for
+        ``'bernoulli'``, means for ``'gaussian'``). A module is deep-copied at each
+        fit; a callable is called as ``decoder(n_inputs, n_features)``.
+        Here ``n_inputs`` is ``n_components`` plus the number of classes (the
+        decoder reads ``[z, onehot(y)]``), and the classifier ``q(y | x)`` gets its
+        own copy of ``encoder`` with a class head.
     likelihood : {'bernoulli', 'gaussian'}, default='bernoulli'
         Observation model ``p(x | z, y)``. ``'bernoulli'`` is for data in [0, 1]
         such as pixel intensities (X outside [0, 1] is an error); ``'gaussian'`` is
@@ -144,7 +160,17 @@ class VAEClassifier(
         among many unlabelled rows, the classifier then sees each label many times
         per epoch instead of once. None: batches draw from all rows alike.
     learning_rate_init : float, default=1e-3
-        Adam's step size.
+        Step size of the AdamW optimiser (scikit-learn's ``MLPClassifier`` name; its
+        ``learning_rate`` is a schedule, so this one is not called that).
+    weight_decay : float, default=0.0
+        AdamW's decoupled weight decay (an L2-like penalty on the weights; called
+        ``alpha`` in ``MLPClassifier``, a name skvae keeps for the classification
+        weight of Kingma et al.).
+    tol : float or None, default=None
+        None trains for ``max_iter`` epochs (or until early stopping). A float stops
+        training when the loss (the validation loss with ``early_stopping``, else the
+        training loss) has not improved by at least ``tol`` nats per row for
+        ``n_iter_no_change`` epochs.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows (stratified by label, the
         unlabelled rows forming their own stratum) and stop when the validation
@@ -152,7 +178,7 @@ class VAEClassifier(
     validation_fraction : float, default=0.1
         Share of rows held out when ``early_stopping=True``.
     n_iter_no_change : int, default=10
-        Patience, in epochs, of early stopping.
+        Patience, in epochs, of early stopping and of ``tol``.
     device : str, default='auto'
         ``'auto'`` (a GPU when there is one), ``'cpu'``, ``'cuda'`` or ``'cuda:N'``.
     precision : {'32', 'bf16-mixed'}, default='32'
@@ -178,6 +204,9 @@ class VAEClassifier(
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of the features seen during fit, when X had string column names.
+    n_components_ : int
+        Size of the fitted latent code (``n_components`` at fit time; a later
+        ``set_params`` changes nothing until the next ``fit``).
     n_iter_ : int
         Number of epochs run.
     loss_curve_ : list of float

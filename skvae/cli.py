@@ -210,10 +210,14 @@ def run_semisupervised(X_train, y_train, X_test, y_test, n_labels, *, n_componen
 
     Parameters
     ----------
-    X_train, X_test : ndarray of shape (n_samples, n_features)
-        Training and test inputs, in [0, 1] for the default Bernoulli likelihood.
-    y_train, y_test : ndarray of shape (n_samples,)
-        All training labels (some are hidden here) and the test labels.
+    X_train : ndarray of shape (n_samples, n_features)
+        Training inputs, in [0, 1] for the default Bernoulli likelihood.
+    y_train : ndarray of shape (n_samples,)
+        All training labels (some are hidden here).
+    X_test : ndarray of shape (n_test, n_features)
+        Test inputs.
+    y_test : ndarray of shape (n_test,)
+        Test labels.
     n_labels : int or sequence of int
         How many training labels to keep; one comparison per count.
     n_components : int, default=None

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
 
-from skvae import VAETransformer
+from skvae import VAEClassifier, VAETransformer
 from skvae._base import resolve_device
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -172,3 +173,73 @@ def test_global_torch_rng_untouched(digits):
 def test_bad_hyperparameters(digits, param, value):
     with pytest.raises(ValueError, match=param):
         VAETransformer(**{**FAST, param: value}).fit(digits[0][:50])
+
+
+# -- your own networks, weight decay, tol ----------------------------------------
+class ResBody(torch.nn.Module):
+    """A small residual MLP body, as a user would write one."""
+
+    def __init__(self, n_features=64, width=32):
+        super().__init__()
+        self.inp = torch.nn.Linear(n_features, width)
+        self.block = torch.nn.Sequential(torch.nn.ReLU(), torch.nn.Linear(width, width))
+
+    def forward(self, x):
+        h = self.inp(x)
+        return torch.relu(h + self.block(h))
+
+
+def linear_decoder(n_inputs, n_features):
+    return torch.nn.Sequential(torch.nn.Linear(n_inputs, 32), torch.nn.ReLU(),
+                               torch.nn.Linear(32, n_features))
+
+
+@pytest.mark.parametrize("estimator", [VAETransformer, VAEClassifier])
+def test_user_modules_train_and_survive_clone_pickle_and_grid_search(digits, estimator):
+    X_train, X_test, y_train, y_test = digits
+    body = ResBody()
+    before = {k: v.clone() for k, v in body.state_dict().items()}
+    est = estimator(n_components=4, encoder=body, decoder=linear_decoder, max_iter=5,
+                    device="cpu", random_state=0)
+    fitted = est.fit(X_train, y_train)
+    module = fitted.net_.module_
+    assert isinstance(module.encoder.body, ResBody) and module.encoder.body is not body
+    for k, v in body.state_dict().items():  # the module passed is never trained
+        torch.testing.assert_close(v, before[k])
+    again = clone(est).fit(X_train, y_train)
+    np.testing.assert_array_equal(fitted.transform(X_test), again.transform(X_test))
+    restored = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(restored.transform(X_test), fitted.transform(X_test))
+    if estimator is VAEClassifier:
+        assert module.classifier.body is not module.encoder.body
+        assert fitted.score(X_test, y_test) > 0.5  # chance is 0.1
+    grid = GridSearchCV(clone(est).set_params(max_iter=2),
+                        {"encoder": [ResBody(width=8), ResBody(width=16)]}, cv=2)
+    grid.fit(X_train[:300], y_train[:300])
+    assert grid.best_params_["encoder"].inp.out_features in (8, 16)
+
+
+def test_a_bad_user_module_is_a_clear_error(digits):
+    X = digits[0]
+    with pytest.raises(TypeError, match="not a torch.nn.Module"):
+        VAETransformer(decoder=lambda n_in, n_out: None, max_iter=1, device="cpu").fit(X)
+    with pytest.raises(ValueError, match="'encoder' parameter"):
+        VAETransformer(encoder="resnet", max_iter=1, device="cpu").fit(X)
+
+
+def test_weight_decay_shrinks_the_weights(digits):
+    X = digits[0]
+    norms = []
+    for wd in (0.0, 0.5):
+        vae = VAETransformer(**FAST, weight_decay=wd, random_state=0).fit(X)
+        norms.append(sum(float(p.norm()) for p in vae.net_.module_.parameters()))
+    assert norms[1] < norms[0]
+
+
+def test_tol_stops_a_plateaued_fit(digits):
+    X = digits[0][:200]
+    vae = VAETransformer(**{**FAST, "max_iter": 200}, tol=1e3, n_iter_no_change=2,
+                         random_state=0).fit(X)
+    assert vae.n_iter_ == 3  # no epoch improves by 1000 nats: stop after the patience
+    plain = VAETransformer(**{**FAST, "max_iter": 6}, n_iter_no_change=2, random_state=0)
+    assert plain.fit(X).n_iter_ == 6  # tol=None: max_iter epochs

@@ -72,6 +72,13 @@ class Architecture:
 class MLPArchitecture(Architecture):
     """Fully connected layers with ReLU (``architecture='mlp'``).
 
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int
+        Widths of the fully connected hidden layers (encoder order).
+    image_shape : tuple of int or None
+        Not used (accepted for a common signature).
+
     Examples
     --------
     >>> import torch
@@ -94,6 +101,13 @@ class MLPArchitecture(Architecture):
 class ConvArchitecture(Architecture):
     """Two stride-2 3 x 3 convolutions (32 and 64 channels), then the hidden layers;
     the decoder mirrors them with transposed convolutions (``architecture='conv'``).
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int
+        Widths of the fully connected hidden layers (encoder order).
+    image_shape : tuple of int or None
+        ``(channels, height, width)``; None takes a square one-channel image.
 
     Examples
     --------

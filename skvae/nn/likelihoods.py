@@ -113,6 +113,11 @@ class Likelihood(nn.Module):
 class BernoulliLikelihood(Likelihood):
     """Independent Bernoulli pixels: the decoder gives logits, data lie in [0, 1].
 
+    Parameters
+    ----------
+    n_features : int
+        Size ``d`` of a flattened input.
+
     Examples
     --------
     >>> import torch
@@ -138,6 +143,11 @@ class GaussianLikelihood(Likelihood):
 
     The decoder gives the means; ``log_scale`` (shape ``(d,)``, starting at 0, unit
     variance) is learned with the rest of the model.
+
+    Parameters
+    ----------
+    n_features : int
+        Size ``d`` of a flattened input.
 
     Examples
     --------
