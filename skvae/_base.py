@@ -18,12 +18,13 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from skorch.callbacks import Callback, EarlyStopping, ProgressBar
 
-from ._net import PRECISIONS, RandomSplit, VAENet
+from ._net import DATA_PLACEMENTS, PRECISIONS, RandomSplit, VAENet, WeightWarmup
 from .nn import ARCHITECTURES, LIKELIHOODS, check_image_shape, make_architecture, make_likelihood
 
 __all__ = ["BaseVAE", "resolve_device"]
@@ -136,6 +137,9 @@ class BaseVAE(BaseEstimator):
         "decoder": [torch.nn.Module, callable, None],
         "likelihood": [StrOptions(set(LIKELIHOODS))],
         "beta": [Interval(Real, 0, None, closed="left")],
+        "beta_warmup": [Interval(Integral, 0, None, closed="left")],
+        "n_importance_samples": [Interval(Integral, 1, None, closed="left")],
+        "data_placement": [StrOptions(set(DATA_PLACEMENTS))],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
@@ -204,7 +208,7 @@ class BaseVAE(BaseEstimator):
         X = likelihood.check_input(X) if strict else likelihood.clip_input(X)
         return X, X.dtype
 
-    def _encode_targets(self, y, reset):
+    def _encode_targets(self, y, reset, classes=None):
         """Targets for the net (None for unsupervised estimators)."""
         return None
 
@@ -235,7 +239,7 @@ class BaseVAE(BaseEstimator):
         return {}
 
     def _make_net(self, module, device, early_stopping):
-        callbacks = []
+        callbacks = [("kl_warmup", WeightWarmup("kl", self.beta, self.beta_warmup))]
         if self.verbose:
             callbacks.append(("progress_bar", ProgressBar()))
         if early_stopping or self.tol is not None:
@@ -262,6 +266,7 @@ class BaseVAE(BaseEstimator):
             optimizer__weight_decay=self.weight_decay,
             lr=self.learning_rate_init,
             precision=self.precision,
+            data_placement=self.data_placement,
             max_epochs=self.max_iter,
             batch_size=self.batch_size,
             train_split=(
@@ -280,11 +285,11 @@ class BaseVAE(BaseEstimator):
         params = self.get_params(deep=False)
         return {name: params[name] for name in _STRUCTURAL if name in params}
 
-    def _fit(self, X, y=None, partial=False):
+    def _fit(self, X, y=None, partial=False, classes=None):
         """Fit (or, with ``partial``, train one more epoch): all or nothing."""
         state = dict(self.__dict__)
         try:
-            return self._fit_unsafe(X, y, partial)
+            return self._fit_unsafe(X, y, partial, classes)
         except BaseException:
             # Whatever happened (an error, a divergence, Ctrl-C before an epoch
             # finished), the estimator is left exactly as it was.
@@ -292,7 +297,7 @@ class BaseVAE(BaseEstimator):
             self.__dict__.update(state)
             raise
 
-    def _fit_unsafe(self, X, y, partial):
+    def _fit_unsafe(self, X, y, partial, classes):
         self._check_callbacks()
         first = not (partial and hasattr(self, "net_"))
         if not first:
@@ -305,7 +310,7 @@ class BaseVAE(BaseEstimator):
                     "Call fit to train a new model with the new settings."
                 )
         X, _ = self._validate_X(X, reset=first, strict=True)
-        targets = self._encode_targets(y, reset=first)
+        targets = self._encode_targets(y, reset=first, classes=classes)
         # float32 input is used as it is (no copy); float64 is cast once for the net.
         X32 = np.ascontiguousarray(X, dtype=np.float32)
         if first:
@@ -328,6 +333,9 @@ class BaseVAE(BaseEstimator):
             net.set_params(lr=self.learning_rate_init, batch_size=self.batch_size,
                            optimizer__weight_decay=self.weight_decay)
             net.loss_weights = self._loss_weights()
+            warmup = dict(net.callbacks_).get("kl_warmup")
+            if warmup is not None:
+                warmup.target, warmup.epochs = self.beta, self.beta_warmup
             start = len(net.history)
         epochs = 1 if partial else self.max_iter
         try:
@@ -347,16 +355,42 @@ class BaseVAE(BaseEstimator):
                 "Training produced non-finite weights: training diverged. Lower "
                 "learning_rate_init (e.g. by a factor of 10) or check the input scaling."
             )
+        run = len(net.history) - start
+        if (self.tol is not None and not partial and run == epochs
+                and not self._stopped_early(net)):
+            warnings.warn(
+                f"Stopped at max_iter={self.max_iter} epochs while the loss still improved "
+                f"by more than tol={self.tol} per epoch: the model has not converged. "
+                "Raise max_iter (or tol).", ConvergenceWarning, stacklevel=3,
+            )
         # Success: set every fitted attribute at once.
         self._seed = seed
         self.net_ = net
+        self._dtype_ = X.dtype if first else self._dtype_
         self.n_components_ = int(self.n_components) if first else self.n_components_
         self._fit_structure_ = (self._structural_params() if first
                                 else self._fit_structure_)
         self.history_ = net.history
         self.n_iter_ = len(self.history_)
         self.loss_curve_ = list(self.history_[:, "train_loss"])
+        validated = "valid_loss" in self.history_[-1]
+        self.best_loss_ = None if validated else float(np.min(self.loss_curve_))
+        self.validation_scores_ = (
+            [-float(v) for v in self.history_[:, "valid_loss"]] if validated else None
+        )
+        self.best_validation_score_ = (
+            max(self.validation_scores_) if validated else None
+        )
+        self._after_fit(X32, targets)
         return self
+
+    def _after_fit(self, X32, targets):
+        """Hook for fitted attributes that need the trained net (e.g. ``transduction_``)."""
+
+    @staticmethod
+    def _stopped_early(net):
+        stopper = dict(net.callbacks_).get("early_stopping")
+        return stopper is not None and stopper.misses_ >= stopper.patience
 
     # -- inference ---------------------------------------------------------------
     def _check_fitted_X(self, X, strict=False):
@@ -390,21 +424,25 @@ class BaseVAE(BaseEstimator):
         gen = torch.Generator().manual_seed(seed)
         return torch.randn(int(n_samples), self.n_components_, generator=gen).numpy()
 
-    #: Posterior draws per row in ``score_samples`` (fixed, shared by all rows).
-    _n_score_draws = 4
-
-    def _score_samples(self, X, **module_kwargs):
+    def _score_samples(self, X):
         X, _ = self._check_fitted_X(X, strict=True)
+        # The same importance draws for every row (from a fixed seed), so the same X
+        # always gets the same scores and a row's score does not depend on the others.
         gen = torch.Generator().manual_seed(0)
-        eps = torch.randn(self._n_score_draws, self.n_components_, generator=gen,
+        eps = torch.randn(self.n_importance_samples, self.n_components_, generator=gen,
                           dtype=torch.float64).to(self.net_.device)
         # A float64 copy of the module: a sum of many float32 terms would round
         # differently with the batch's other rows (a few 1e-6 nats), float64 does not.
         module = copy.deepcopy(self.net_.module_).double()
-        elbo = self.net_.run_batched(
-            lambda xb: module.elbo(xb, eps, **module_kwargs), X, dtype=np.float64
+        log_px = self.net_.run_batched(
+            lambda xb: module.log_marginal(xb, eps), X, dtype=np.float64,
+            batch_size=max(1, 2**16 // self.n_importance_samples),
         )
-        return elbo.numpy()
+        return log_px.numpy()
+
+    def _answer_fit_dtype(self, tensor):
+        """A generated array in the dtype of the data the model was fitted on."""
+        return tensor.numpy().astype(self._dtype_, copy=False)
 
     @property
     def _n_features_out(self):

@@ -143,6 +143,11 @@ class VAEClassifier(
         for any real-valued data and learns one noise scale per feature.
     beta : float, default=1.0
         Weight of the KL terms (of ``z``, and of ``y`` for unlabelled rows).
+    beta_warmup : int, default=0
+        KL warm-up: the KL weight rises linearly from 0 in the first epoch to ``beta``
+        at epoch ``beta_warmup + 1`` (Bowman et al. 2016, Sonderby et al. 2016), a
+        cure for inactive latent dimensions. 0: ``beta`` from the start. The weight
+        used at each epoch is in ``history_`` as ``kl_weight``.
     alpha : float, default=10.0
         Weight of the classification cross-entropy, which is averaged over the
         labelled rows of each batch (so ``alpha`` does not depend on the share of
@@ -186,6 +191,16 @@ class VAEClassifier(
         the weights stay float32). Meant for GPUs with bfloat16 support (Ampere or
         newer), where it can shorten epochs; on CPU it runs but is usually slower.
         float16 with loss scaling is not offered.
+    data_placement : {'auto', 'device', 'host'}, default='auto'
+        Where the training data live during fit. ``'device'``: moved to the GPU once
+        (fastest); ``'host'``: kept in pinned host memory, each batch copied with a
+        non-blocking copy (for data larger than GPU memory); ``'auto'``: ``'host'``
+        only when X would take more than half of the GPU's free memory. The same on
+        CPU.
+    n_importance_samples : int, default=10
+        Importance samples per row in ``score_samples``, which estimates ``log p(x)``
+        as in Burda et al. (2016): 1 gives a one-sample ELBO; more give a tighter
+        lower bound (it rises towards ``log p(x)``) at proportional cost.
     callbacks : list of skorch callbacks or (name, callback) tuples, default=None
         Extra skorch callbacks. They are copied at fit, never changed in place.
     verbose : int, default=0
@@ -198,6 +213,10 @@ class VAEClassifier(
     ----------
     classes_ : ndarray of shape (n_classes,)
         The class labels (the unlabelled marker -1 excluded).
+    transduction_ : ndarray of shape (n_samples,)
+        A label for every row of the last ``fit`` (or ``partial_fit``) call: the given
+        label for labelled rows, the predicted one for unlabelled rows (as
+        :class:`~sklearn.semi_supervised.LabelSpreading` gives).
     net_ : skvae._net.VAENet
         The fitted skorch net; ``net_.module_`` is the :class:`skvae.nn.M2` module.
     n_features_in_ : int
@@ -211,6 +230,14 @@ class VAEClassifier(
         Number of epochs run.
     loss_curve_ : list of float
         Training loss at each epoch.
+    best_loss_ : float or None
+        Lowest training loss of the fit (None with ``early_stopping``, as in
+        ``MLPClassifier``).
+    validation_scores_ : list of float or None
+        Per-epoch validation score (the negative validation loss, higher is better)
+        with ``early_stopping``, else None.
+    best_validation_score_ : float or None
+        Highest of ``validation_scores_`` (None without ``early_stopping``).
     history_ : skorch.History
         Per-epoch record: ``train_loss``, ``train_reconstruction``, ``train_kl``,
         ``train_classification``, ``dur``, and ``valid_*`` with early stopping.
@@ -301,6 +328,7 @@ class VAEClassifier(
         decoder=None,
         likelihood="bernoulli",
         beta=1.0,
+        beta_warmup=0,
         alpha=10.0,
         max_iter=100,
         batch_size=128,
@@ -313,6 +341,8 @@ class VAEClassifier(
         n_iter_no_change=10,
         device="auto",
         precision="32",
+        data_placement="auto",
+        n_importance_samples=10,
         callbacks=None,
         verbose=0,
         random_state=None,
@@ -326,6 +356,7 @@ class VAEClassifier(
         self.decoder = decoder
         self.likelihood = likelihood
         self.beta = beta
+        self.beta_warmup = beta_warmup
         self.alpha = alpha
         self.max_iter = max_iter
         self.batch_size = batch_size
@@ -338,6 +369,8 @@ class VAEClassifier(
         self.n_iter_no_change = n_iter_no_change
         self.device = device
         self.precision = precision
+        self.data_placement = data_placement
+        self.n_importance_samples = n_importance_samples
         self.callbacks = callbacks
         self.verbose = verbose
         self.random_state = random_state
@@ -359,10 +392,25 @@ class VAEClassifier(
             )
         return y
 
-    def _encode_targets(self, y, reset):
+    def _encode_targets(self, y, reset, classes=None):
         unlabelled = _unlabelled_mask(y)
         labels = y[~unlabelled]
-        if reset:
+        if classes is not None:
+            classes = column_or_1d(classes)
+            if not reset and not np.array_equal(np.sort(classes), self.classes_):
+                raise ValueError(
+                    f"classes={classes!r} differs from the classes_ of the first "
+                    f"partial_fit call ({self.classes_!r}); pass the same classes, or none."
+                )
+        if reset and classes is not None:
+            check_classification_targets(classes)
+            self._label_encoder = LabelEncoder().fit(classes)
+            self.classes_ = self._label_encoder.classes_
+            if len(self.classes_) < 2:
+                raise ValueError(
+                    f"classes must hold at least two labels, got {classes!r}."
+                )
+        elif reset:
             if labels.size == 0:
                 raise ValueError(
                     "All rows of y are -1 (unlabelled): VAEClassifier needs labelled rows "
@@ -377,9 +425,24 @@ class VAEClassifier(
                     "VAEClassifier needs labelled rows of at least two classes; y has only "
                     f"one class ({self.classes_[0]!r}) besides the unlabelled -1."
                 )
+        unknown = ~np.isin(labels, self.classes_)
+        if unknown.any():
+            raise ValueError(
+                f"y contains labels not in classes_: {np.unique(labels[unknown])!r}; "
+                f"classes_ are {self.classes_!r} (pass every label in `classes` on the "
+                "first partial_fit call)."
+            )
         codes = np.full(len(y), UNLABELLED, dtype=np.int64)
         codes[~unlabelled] = self._label_encoder.transform(labels)
         return codes
+
+    def _after_fit(self, X32, targets):
+        codes = targets.copy()
+        unlabelled = codes == UNLABELLED
+        if unlabelled.any():
+            logits = self.net_.run_batched(self.net_.module_.classify, X32[unlabelled])
+            codes[unlabelled] = logits.argmax(dim=1).numpy()
+        self.transduction_ = self.classes_[codes]
 
     # -- model -------------------------------------------------------------------
     def _architectures(self):
@@ -426,6 +489,48 @@ class VAEClassifier(
             The fitted estimator.
         """
         return self._fit(X, self._check_y(X, y))
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None):
+        """Train for one more epoch on X and y (starting a model if there is none).
+
+        As in scikit-learn's incremental classifiers, the first call must list every
+        class in ``classes`` (a batch may not hold them all); later calls may omit it.
+        Early stopping does not apply here. Rows labelled -1 are unlabelled.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data; in [0, 1] for ``likelihood='bernoulli'``.
+        y : array-like of shape (n_samples,)
+            Class labels; the integer -1 marks an unlabelled row.
+        classes : array-like of shape (n_classes,), default=None
+            Every class label. Required on the first call, ignored-but-checked later.
+
+        Returns
+        -------
+        self : VAEClassifier
+            The estimator, trained one more epoch.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_digits
+        >>> from skvae import VAEClassifier
+        >>> X, y = load_digits(return_X_y=True)
+        >>> clf = VAEClassifier(n_components=4, random_state=0)
+        >>> for start in range(0, 600, 200):
+        ...     clf = clf.partial_fit(X[start:start + 200] / 16, y[start:start + 200],
+        ...                           classes=range(10))
+        >>> clf.n_iter_
+        3
+        """
+        y = self._check_y(X, y)
+        if not hasattr(self, "net_") and classes is None:
+            raise ValueError(
+                "classes must be passed on the first call to partial_fit (every class "
+                "label, e.g. classes=np.unique(y_all)): a batch may not hold them all."
+            )
+        return self._fit(X, y, partial=True, classes=classes)
 
     # -- prediction --------------------------------------------------------------
     def _logits(self, X):
@@ -536,14 +641,16 @@ class VAEClassifier(
         out = self.net_.run_batched(
             self.net_.module_.decode_mean, np.concatenate([Z, onehot], axis=1)
         )
-        return out.numpy()
+        return self._answer_fit_dtype(out)
 
     def score_samples(self, X):
-        """Per-sample M2 bound on ``log p(x)`` in nats, the class marginalised.
+        """Per-sample log-likelihood ``log p(x)`` in nats, the class summed out.
 
-        Averages the ELBO over ``q(y | x)`` and subtracts ``KL(q(y|x) || uniform)``;
-        one posterior draw of ``z`` from a fixed noise draw, so the same X always
-        gives the same scores. Higher means X looks more like the training data.
+        ``log sum_y p(y) p(x | y)`` over every class, each ``p(x | y)`` estimated
+        with ``n_importance_samples`` draws from ``q(z | x, y)`` (Burda et al. 2016):
+        a lower bound on ``log p(x)`` that tightens as the draws grow. The draws come
+        from a fixed seed, so the same X always gets the same scores. Higher means X
+        looks more like the training data.
 
         Parameters
         ----------

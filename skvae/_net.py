@@ -17,12 +17,17 @@ import math
 import numpy as np
 import torch
 from skorch import NeuralNet
+from skorch.callbacks import Callback
 
-__all__ = ["VAENet", "TensorData", "BatchIterator", "RandomSplit", "PRECISIONS"]
+__all__ = ["VAENet", "TensorData", "BatchIterator", "RandomSplit", "WeightWarmup", "PRECISIONS",
+           "DATA_PLACEMENTS"]
 
 
 #: Values of ``precision``: full float32, or bfloat16 autocast for the forward pass.
 PRECISIONS = ("32", "bf16-mixed")
+
+#: Values of ``data_placement``: where the training data live during ``fit``.
+DATA_PLACEMENTS = ("auto", "device", "host")
 
 #: Rows per inference batch (every batch is padded to this size; see ``run_batched``).
 INFERENCE_BATCH_SIZE = 512
@@ -65,14 +70,25 @@ class TensorData(torch.utils.data.Dataset):
         Targets, if any.
     rows : torch.LongTensor, optional
         The rows of ``X`` (and ``y``) this dataset holds; all of them when omitted.
+    device : str or torch.device, optional
+        Where batches go when ``X`` stays elsewhere (data kept in host memory while
+        the model trains on a GPU): each batch is copied there on its own. None: the
+        batches stay where ``X`` is.
     """
 
-    def __init__(self, X, y=None, rows=None):
+    def __init__(self, X, y=None, rows=None, device=None):
         if y is not None and len(y) != len(X):
             raise ValueError(f"X has {len(X)} rows but y has {len(y)}.")
         self.X = X
         self.y = y
         self.rows = None if rows is None else rows.to(X.device)
+        self.device = device
+
+    def to_device(self, t):
+        """``t`` on the batch device (a non-blocking copy from pinned host memory)."""
+        if t is None or self.device is None:
+            return t
+        return t.to(self.device, non_blocking=True)
 
     def __len__(self):
         return len(self.X) if self.rows is None else len(self.rows)
@@ -92,7 +108,8 @@ class TensorData(torch.utils.data.Dataset):
     def subset(self, idx):
         """Rows ``idx`` (positions in this dataset, a LongTensor) as a new view."""
         idx = idx.to(self.X.device)
-        return TensorData(self.X, self.y, idx if self.rows is None else self.rows[idx])
+        return TensorData(self.X, self.y, idx if self.rows is None else self.rows[idx],
+                          self.device)
 
 
 class BatchIterator:
@@ -144,6 +161,7 @@ class BatchIterator:
                 # index_select: ~2x faster than X[idx] (advanced indexing) on CPU.
                 xb = torch.index_select(X, 0, idx)
                 yb = None if y is None else torch.index_select(y, 0, idx)
+            xb, yb = data.to_device(xb), data.to_device(yb)
             yield ({"x": xb} if yb is None else {"x": xb, "y": yb}), yb
 
 
@@ -193,6 +211,36 @@ class RandomSplit:
         return dataset.subset(torch.nonzero(mask).flatten()), dataset.subset(valid)
 
 
+class WeightWarmup(Callback):
+    """Raise a loss term's weight linearly from 0 over the first epochs (KL warm-up).
+
+    At epoch ``e`` (1-based) the weight of ``term`` is ``target * min(1, (e - 1) /
+    epochs)``: 0 in the first epoch, ``target`` from epoch ``epochs + 1`` on
+    (Bowman et al. 2016; Sonderby et al. 2016). The weight used is recorded in the
+    history as ``<term>_weight``.
+
+    Parameters
+    ----------
+    term : str
+        Name of the module's loss term, e.g. ``'kl'``.
+    target : float
+        The weight after the warm-up.
+    epochs : int
+        Length of the warm-up; 0 switches it off.
+    """
+
+    def __init__(self, term, target, epochs):
+        self.term = term
+        self.target = target
+        self.epochs = epochs
+
+    def on_epoch_begin(self, net, **kwargs):
+        epoch = len(net.history)  # skorch has already added this epoch's row
+        ramp = 1.0 if self.epochs <= 0 else min(1.0, (epoch - 1) / self.epochs)
+        net.loss_weights[self.term] = self.target * ramp
+        net.history.record(f"{self.term}_weight", net.loss_weights[self.term])
+
+
 class VAENet(NeuralNet):
     """skorch net minimising the batch mean of a module's weighted per-row loss terms.
 
@@ -215,12 +263,18 @@ class VAENet(NeuralNet):
         ``torch.autocast`` with bfloat16; the terms are summed in float32.
     flush_denormal : bool
         Flush denormal floats to zero during fit on CPU (see :func:`flush_denormal`).
+    data_placement : {'auto', 'device', 'host'}
+        ``'device'`` moves the training data to the net's device once (fastest);
+        ``'host'`` keeps them in (pinned, on CUDA) host memory and copies each batch
+        with a non-blocking copy; ``'auto'`` keeps them on the host only when they
+        would take more than half of the device's free memory.
     **kwargs
         Passed on to :class:`skorch.NeuralNet`.
     """
 
     def __init__(self, module, *args, loss_weights=None, precision="32",
-                 flush_denormal=True, criterion=torch.nn.Module, **kwargs):
+                 flush_denormal=True, data_placement="auto", criterion=torch.nn.Module,
+                 **kwargs):
         kwargs.setdefault("iterator_train", BatchIterator)
         kwargs.setdefault("iterator_valid", BatchIterator)
         kwargs.setdefault("iterator_train__shuffle", True)
@@ -228,6 +282,7 @@ class VAENet(NeuralNet):
         self.loss_weights = dict(loss_weights or {})
         self.precision = precision
         self.flush_denormal = flush_denormal
+        self.data_placement = data_placement
 
     def partial_fit(self, X, y=None, classes=None, **fit_params):
         """Train; unlike skorch's, a KeyboardInterrupt is raised again, not swallowed.
@@ -247,12 +302,27 @@ class VAENet(NeuralNet):
         return self
 
     # -- data path -------------------------------------------------------------
+    def keeps_data_on_host(self, nbytes):
+        """Whether training data of ``nbytes`` bytes stay in host memory."""
+        device = torch.device(self.device)
+        if self.data_placement == "host":
+            return True
+        if self.data_placement == "device" or device.type != "cuda":
+            return False
+        free, _ = torch.cuda.mem_get_info(device)
+        return nbytes > free // 2
+
     def get_dataset(self, X, y=None):
         if isinstance(X, TensorData):
             return X
-        X = torch.as_tensor(X).to(self.device)
-        y = None if y is None else torch.as_tensor(y).to(self.device)
-        return TensorData(X, y)
+        X, y = torch.as_tensor(X), None if y is None else torch.as_tensor(y)
+        nbytes = X.nelement() * X.element_size()
+        if self.keeps_data_on_host(nbytes):
+            if torch.device(self.device).type == "cuda":
+                X = X.pin_memory()
+                y = None if y is None else y.pin_memory()
+            return TensorData(X, y, device=self.device)
+        return TensorData(X.to(self.device), None if y is None else y.to(self.device))
 
     def get_iterator(self, dataset, training=False):
         if isinstance(dataset, TensorData):

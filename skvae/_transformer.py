@@ -59,6 +59,11 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         real-valued data and learns one noise scale per feature.
     beta : float, default=1.0
         Weight of the KL term (beta-VAE). Larger values give smoother, less detailed codes.
+    beta_warmup : int, default=0
+        KL warm-up: the KL weight rises linearly from 0 in the first epoch to ``beta``
+        at epoch ``beta_warmup + 1`` (Bowman et al. 2016, Sonderby et al. 2016), a
+        cure for inactive latent dimensions. 0: ``beta`` from the start. The weight
+        used at each epoch is in ``history_`` as ``kl_weight``.
     max_iter : int, default=100
         Number of training epochs (fewer if early stopping triggers).
     batch_size : int, default=128
@@ -89,6 +94,16 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         the weights stay float32). Meant for GPUs with bfloat16 support (Ampere or
         newer), where it can shorten epochs; on CPU it runs but is usually slower.
         float16 with loss scaling is not offered.
+    data_placement : {'auto', 'device', 'host'}, default='auto'
+        Where the training data live during fit. ``'device'``: moved to the GPU once
+        (fastest); ``'host'``: kept in pinned host memory, each batch copied with a
+        non-blocking copy (for data larger than GPU memory); ``'auto'``: ``'host'``
+        only when X would take more than half of the GPU's free memory. The same on
+        CPU.
+    n_importance_samples : int, default=10
+        Importance samples per row in ``score_samples``, which estimates ``log p(x)``
+        as in Burda et al. (2016): 1 gives a one-sample ELBO; more give a tighter
+        lower bound (it rises towards ``log p(x)``) at proportional cost.
     callbacks : list of skorch callbacks or (name, callback) tuples, default=None
         Extra skorch callbacks, e.g. ``skorch.callbacks.Checkpoint``. They are copied
         at fit, never changed in place.
@@ -113,6 +128,14 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         Number of epochs run.
     loss_curve_ : list of float
         Training loss (negative ELBO per sample, in nats, beta-weighted) at each epoch.
+    best_loss_ : float or None
+        Lowest training loss of the fit (None with ``early_stopping``, as in
+        ``MLPClassifier``).
+    validation_scores_ : list of float or None
+        Per-epoch validation score (the negative validation loss, higher is better)
+        with ``early_stopping``, else None.
+    best_validation_score_ : float or None
+        Highest of ``validation_scores_`` (None without ``early_stopping``).
     history_ : skorch.History
         Per-epoch record: ``train_loss``, ``train_reconstruction``, ``train_kl``,
         ``dur``, and the ``valid_*`` counterparts with early stopping.
@@ -162,6 +185,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         decoder=None,
         likelihood="bernoulli",
         beta=1.0,
+        beta_warmup=0,
         max_iter=100,
         batch_size=128,
         learning_rate_init=1e-3,
@@ -172,6 +196,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         n_iter_no_change=10,
         device="auto",
         precision="32",
+        data_placement="auto",
+        n_importance_samples=10,
         callbacks=None,
         verbose=0,
         random_state=None,
@@ -184,6 +210,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         self.decoder = decoder
         self.likelihood = likelihood
         self.beta = beta
+        self.beta_warmup = beta_warmup
         self.max_iter = max_iter
         self.batch_size = batch_size
         self.learning_rate_init = learning_rate_init
@@ -194,6 +221,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         self.n_iter_no_change = n_iter_no_change
         self.device = device
         self.precision = precision
+        self.data_placement = data_placement
+        self.n_importance_samples = n_importance_samples
         self.callbacks = callbacks
         self.verbose = verbose
         self.random_state = random_state
@@ -290,14 +319,16 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             usual way VAE samples are shown.
         """
         Z = self._sample_latent(n_samples, random_state)
-        return self.net_.run_batched(self.net_.module_.decode_mean, Z).numpy()
+        return self._answer_fit_dtype(self.net_.run_batched(self.net_.module_.decode_mean, Z))
 
     def score_samples(self, X):
-        """Per-sample evidence lower bound (ELBO), in nats.
+        """Per-sample log-likelihood ``log p(x)`` in nats, importance-weighted.
 
-        A lower bound on ``log p(x)``, estimated with one posterior sample per row
-        from a fixed noise draw, so the same X always gives the same scores. Higher
-        means X looks more like the training data (use it for outlier detection).
+        The estimate of Burda et al. (2016) with ``n_importance_samples`` draws from
+        ``q(z | x)``: a lower bound on ``log p(x)`` that tightens as the draws grow
+        (one draw: the ELBO). The draws come from a fixed seed, so the same X always
+        gets the same scores. Higher means X looks more like the training data (use
+        it for outlier detection). X must lie in the likelihood's range.
 
         Parameters
         ----------
@@ -310,7 +341,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         return self._score_samples(X)
 
     def score(self, X, y=None):
-        """Mean per-sample ELBO of X, in nats (higher is better).
+        """Mean of :meth:`score_samples` over X, in nats (higher is better).
 
         Lets ``GridSearchCV`` tune an unsupervised ``VAETransformer`` on its own.
 

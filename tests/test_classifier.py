@@ -247,3 +247,40 @@ def test_labelled_batch_size_in_fit(digits):
     assert clf.n_iter_ == 3
     with pytest.raises(ValueError, match="labelled_batch_size"):
         VAEClassifier(labelled_batch_size=0, max_iter=1).fit(X_train, y_train)
+
+
+# -- incremental fit, transduction, fit dtype ---------------------------------------
+def test_partial_fit_needs_classes_first_then_trains_one_epoch_per_call(digits):
+    X_train, X_test, y_train, y_test = digits
+    clf = small(random_state=0, learning_rate_init=1e-2)
+    with pytest.raises(ValueError, match="classes must be passed on the first call"):
+        clf.partial_fit(X_train[:100], y_train[:100])
+    assert not hasattr(clf, "net_")
+    for start in range(0, 600, 200):
+        clf.partial_fit(X_train[start:start + 200], y_train[start:start + 200],
+                        classes=np.arange(10))
+    assert clf.n_iter_ == 3 and list(clf.classes_) == list(range(10))
+    with pytest.raises(ValueError, match="differs from the classes_"):
+        clf.partial_fit(X_train[:50], y_train[:50], classes=[0, 1])
+    with pytest.raises(ValueError, match="not in classes_"):
+        clf.partial_fit(X_train[:5], np.array([0, 1, 2, 3, 42]))
+    assert clf.n_iter_ == 3  # failed calls leave the model as it was
+    clf.partial_fit(X_train[:200], np.where(np.arange(200) < 50, y_train[:200], -1))
+    assert clf.n_iter_ == 4 and clf.score(X_test, y_test) > 0.5  # chance is 0.1
+
+
+def test_transduction_labels_every_training_row(digits):
+    X_train, _, y_train, _ = digits
+    y_partial = np.where(np.arange(len(y_train)) < 200, y_train, -1)
+    clf = small(max_iter=5).fit(X_train, y_partial)
+    assert clf.transduction_.shape == y_train.shape
+    np.testing.assert_array_equal(clf.transduction_[:200], y_train[:200])
+    np.testing.assert_array_equal(clf.transduction_[200:], clf.predict(X_train[200:]))
+    assert np.mean(clf.transduction_[200:] == y_train[200:]) > 0.3  # chance is 0.1
+
+
+def test_sample_answers_in_the_fit_dtype(digits):
+    X_train, _, y_train, _ = digits
+    for dtype in (np.float32, np.float64):
+        clf = small(max_iter=1).fit(X_train.astype(dtype), y_train)
+        assert clf.sample(3, random_state=0).dtype == dtype

@@ -1,4 +1,5 @@
 import pickle
+import warnings
 
 import joblib
 import numpy as np
@@ -6,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 from sklearn.base import clone
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.svm import SVC
@@ -285,3 +286,61 @@ def test_conv_pipeline_svc_well_above_chance(digits_full):
         SVC(),
     )
     assert pipe.fit(X_tr, y_tr).score(X_te, y_te) > 0.6  # chance is 0.1
+
+
+# -- KL warm-up, convergence, validation scores, host data -----------------------
+def test_kl_warmup_ramps_the_weight_and_records_it(digits):
+    X = digits[0]
+    vae = VAETransformer(**{**FAST, "max_iter": 5}, beta=0.5, beta_warmup=2,
+                         random_state=0).fit(X)
+    assert vae.history_[:, "kl_weight"] == [0.0, 0.25, 0.5, 0.5, 0.5]
+    plain = VAETransformer(**FAST, beta=0.5, random_state=0).fit(X)
+    assert plain.history_[:, "kl_weight"] == [0.5, 0.5, 0.5]
+    # Without the KL pull in the first epoch, the code spreads out more.
+    assert vae.history_[0, "train_kl"] > plain.history_[0, "train_kl"]
+
+
+def test_convergence_warning_needs_tol(digits):
+    X = digits[0]
+    with pytest.warns(ConvergenceWarning, match="max_iter=3"):
+        VAETransformer(**FAST, tol=1e-3, random_state=0).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        VAETransformer(**FAST, random_state=0).fit(X)  # tol=None: max_iter is the plan
+
+
+def test_best_loss_and_validation_scores(digits):
+    X = digits[0]
+    vae = VAETransformer(**FAST, random_state=0).fit(X)
+    assert vae.best_loss_ == min(vae.loss_curve_) and vae.validation_scores_ is None
+    es = VAETransformer(**FAST, early_stopping=True, random_state=0).fit(X)
+    assert es.best_loss_ is None and len(es.validation_scores_) == es.n_iter_
+    assert es.best_validation_score_ == max(es.validation_scores_)
+    np.testing.assert_allclose(es.validation_scores_, [-v for v in es.history_[:, "valid_loss"]])
+
+
+def test_host_data_path_gives_the_same_model(digits, monkeypatch):
+    from skvae._net import TensorData
+
+    X = digits[0]
+    moved = []
+    original = TensorData.to_device
+
+    def spy(self, t):
+        moved.append(self.device)
+        return original(self, t)
+
+    monkeypatch.setattr(TensorData, "to_device", spy)
+    host = VAETransformer(**FAST, data_placement="host", random_state=0).fit(X)
+    assert moved and all(d is not None for d in moved)  # every batch copied on its own
+    moved.clear()
+    device = VAETransformer(**FAST, data_placement="device", random_state=0).fit(X)
+    assert all(d is None for d in moved)
+    np.testing.assert_array_equal(host.transform(X[:20]), device.transform(X[:20]))
+
+
+def test_score_samples_tightens_with_importance_samples(digits, small_vae):
+    X = digits[1][:100]
+    scores = [clone(small_vae).set_params(n_importance_samples=k) for k in (1, 50)]
+    means = [float(s.fit(digits[0]).score(X)) for s in scores]
+    assert means[0] < means[1]

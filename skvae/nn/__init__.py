@@ -21,7 +21,7 @@ from .likelihoods import (
     Likelihood,
     make_likelihood,
 )
-from .losses import elbo_parts, gaussian_kl, reparameterize
+from .losses import elbo_parts, gaussian_kl, log_importance_weights, reparameterize
 from .m2 import M2
 from .modules import (
     MLP,
@@ -60,6 +60,7 @@ __all__ = [
     "elbo_parts",
     "feature_width",
     "gaussian_kl",
+    "log_importance_weights",
     "make_architecture",
     "make_likelihood",
     "reparameterize",

@@ -6,9 +6,13 @@ reconstruction-plus-KL computation shared by :class:`~skvae.nn.VAE` and
 :class:`~skvae.nn.M2`. Pure PyTorch: no scikit-learn, no skorch.
 """
 
+import math
+
 import torch
 
-__all__ = ["gaussian_kl", "reparameterize", "elbo_parts"]
+__all__ = ["gaussian_kl", "reparameterize", "elbo_parts", "log_importance_weights"]
+
+_LOG_2PI = math.log(2.0 * math.pi)
 
 
 def gaussian_kl(mu, logvar):
@@ -84,3 +88,38 @@ def elbo_parts(model, x, mu, logvar, condition=None, eps=None):
     if condition is not None:
         z = torch.cat([z, condition], dim=1)
     return model.likelihood.nll(x, model.decode(z)), gaussian_kl(mu, logvar)
+
+
+def log_importance_weights(model, x, mu, logvar, eps, condition=None):
+    """``log p(x | z) + log p(z) - log q(z | x)`` for each row and importance draw.
+
+    The draws are ``z = mu + exp(logvar / 2) * eps[j]``: the same ``s`` noise vectors
+    for every row. ``logsumexp`` over the draws minus ``log s`` is the
+    importance-weighted estimate of ``log p(x)`` (Burda et al. 2016); with one draw
+    it is a one-sample ELBO.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Has ``decode(z)`` and ``likelihood``.
+    x : torch.Tensor of shape (n, ...)
+    mu, logvar : torch.Tensor of shape (n, k)
+        The proposal ``q(z | x, ...)``.
+    eps : torch.Tensor of shape (s, k)
+        Standard normal noise, one row per draw.
+    condition : torch.Tensor of shape (n, c), optional
+        Joined to ``z`` before decoding.
+
+    Returns
+    -------
+    torch.Tensor of shape (s, n)
+    """
+    s, n = eps.shape[0], x.shape[0]
+    e = eps.repeat_interleave(n, dim=0)
+    logvar_rep = logvar.repeat(s, 1)
+    z = reparameterize(mu.repeat(s, 1), logvar_rep, e)
+    z_in = z if condition is None else torch.cat([z, condition.repeat(s, 1)], dim=1)
+    nll = model.likelihood.nll(x.reshape(n, -1).repeat(s, 1), model.decode(z_in))
+    log_pz = -0.5 * (z.pow(2) + _LOG_2PI).sum(dim=1)
+    log_qz = -0.5 * (e.pow(2) + _LOG_2PI + logvar_rep).sum(dim=1)
+    return (log_pz - log_qz - nll).reshape(s, n)

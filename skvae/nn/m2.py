@@ -21,7 +21,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .losses import elbo_parts
+from .losses import elbo_parts, log_importance_weights
 from .modules import DecoderModel
 
 __all__ = ["M2"]
@@ -139,6 +139,34 @@ class M2(DecoderModel):
         n = x.shape[0]
         bounds = [-sum(self._marginal_parts(x, logits, e.expand(n, -1))) for e in eps]
         return torch.stack(bounds).mean(dim=0)
+
+    def log_marginal(self, x, eps):
+        """Importance-weighted estimate of ``log p(x)`` per row, the class summed out.
+
+        ``log p(x) = log sum_y p(y) p(x | y)``, each ``p(x | y)`` estimated with the
+        ``s`` draws ``eps`` from ``q(z | x, y)`` (Burda et al. 2016), and the sum over
+        the ``K`` classes done exactly.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n, d)
+        eps : torch.Tensor of shape (s, n_latent)
+
+        Returns
+        -------
+        torch.Tensor of shape (n,)
+        """
+        n, k, s = x.shape[0], self.n_classes, eps.shape[0]
+        eye = torch.eye(k, dtype=x.dtype, device=x.device)
+        h = self.encoder.features(x) if hasattr(self.encoder, "from_features") else None
+        per_class = []
+        for c in range(k):
+            onehot = eye[c].expand(n, k)
+            mu, logvar = (self.encoder(x, onehot) if h is None
+                          else self.encoder.from_features(h, onehot))
+            log_w = log_importance_weights(self, x, mu, logvar, eps, onehot)
+            per_class.append(torch.logsumexp(log_w, dim=0) - math.log(s))
+        return torch.logsumexp(torch.stack(per_class), dim=0) - math.log(k)
 
     def forward(self, x, y=None):
         """Per-row loss terms (see the class Notes); ``y`` holds -1 for unlabelled rows.

@@ -3,11 +3,13 @@
 Pure PyTorch: imports neither scikit-learn nor skorch.
 """
 
+import math
+
 import torch
 from torch import nn
 
 from .likelihoods import Likelihood
-from .losses import elbo_parts
+from .losses import elbo_parts, log_importance_weights
 
 __all__ = ["MLP", "GaussianEncoder", "MLPEncoder", "MLPDecoder", "Classifier",
            "DecoderModel", "VAE", "feature_width"]
@@ -297,3 +299,23 @@ class VAE(DecoderModel):
             eps=eps.repeat_interleave(n, dim=0),
         )
         return -(nll + kl).reshape(s, n).mean(dim=0)
+
+    def log_marginal(self, x, eps):
+        """Importance-weighted estimate of ``log p(x)`` per row, in nats.
+
+        ``logsumexp_j log w_j - log s`` with ``w_j = p(x, z_j) / q(z_j | x)``; it rises
+        towards ``log p(x)`` as the number of draws ``s`` grows (Burda et al. 2016).
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n, d)
+        eps : torch.Tensor of shape (s, k)
+            Standard normal noise, the same ``s`` draws for every row.
+
+        Returns
+        -------
+        torch.Tensor of shape (n,)
+        """
+        mu, logvar = self.encode(x)
+        log_w = log_importance_weights(self, x, mu, logvar, eps)
+        return torch.logsumexp(log_w, dim=0) - math.log(eps.shape[0])
