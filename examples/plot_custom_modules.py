@@ -96,11 +96,17 @@ def make_decoder(n_inputs, n_features, channels=16):
 # the object you passed is never trained in place (and ``clone`` copies it too). The
 # decoder is passed as the factory. Both replace the built-in networks, so
 # ``hidden_layer_sizes`` and ``architecture`` play no part here.
+#
+# ``random_state`` seeds everything skvae builds (the factory's decoder, the Gaussian
+# head, the shuffling and the sampling noise), but a module passed ready-made starts
+# from the weights it was created with: seed torch before creating it, so that the run
+# is reproducible.
 X, y = load_digits(return_X_y=True)
 X = (X / 16.0).astype(np.float32)
 X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, random_state=0,
                                                     stratify=y)
 
+torch.manual_seed(0)
 encoder = ResidualEncoder(channels=8)
 weights_before = encoder.stem.weight.detach().clone()
 vae = VAETransformer(n_components=8, encoder=encoder, decoder=make_decoder, max_iter=30,
