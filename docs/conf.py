@@ -33,8 +33,10 @@ extensions = [
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
+# sg_execution_times.rst: pages an older build (or sphinx-gallery default) may have left.
 exclude_patterns = ["_build", "**.ipynb_checkpoints", "auto_examples/*.ipynb",
-                    "auto_examples/*.py", "auto_examples/*.zip", "sg_execution_times.rst"]
+                    "auto_examples/*.py", "auto_examples/*.zip", "sg_execution_times.rst",
+                    "**/sg_execution_times.rst"]
 templates_path = ["_templates"]
 
 # -- strictness ---------------------------------------------------------------
@@ -73,6 +75,15 @@ numpydoc_attributes_as_param_list = True
 myst_enable_extensions = ["colon_fence", "deflist", "dollarmath"]
 myst_heading_anchors = 3
 
+# -- offline pages -------------------------------------------------------------
+# The built site must work with no network (issue 12): no page may load a script,
+# style sheet or font from another host. MathJax is served from the site itself:
+# docs/_static/mathjax/ holds MathJax 3.2.2's single-file TeX-to-SVG build (fonts
+# inside, every TeX extension preloaded; Apache-2.0, see its README.md there).
+# Sphinx resolves a relative mathjax_path against _static/. tests/test_docs.py
+# checks this setting and, after a build, every page.
+mathjax_path = "mathjax/tex-svg-full.js"
+
 # -- example gallery -----------------------------------------------------------
 sphinx_gallery_conf = {
     "examples_dirs": str(ROOT / "examples"),
@@ -89,6 +100,10 @@ sphinx_gallery_conf = {
     "only_warn_on_example_error": False,
     "matplotlib_animations": False,
     "image_scrapers": ("matplotlib",),
+    # No sg_execution_times pages: sphinx-gallery writes them with jQuery and
+    # DataTables loaded from CDNs (offline they show nothing and leak requests).
+    "write_computation_times": False,
+    "show_memory": False,
 }
 
 # Examples print through skorch/torch; keep the build log quiet about CPU-only torch.
