@@ -125,8 +125,10 @@ class VAEClassifier(
         Your own encoder network, replacing the architecture's: a module mapping a
         batch of rows ``(n, n_features)`` to features of any shape ``(n, ...)``; skvae
         adds the linear Gaussian head of ``q(z | x)`` after it. A module is
-        deep-copied at each fit (the one passed is never trained); a callable is a
-        factory called as ``encoder(n_features)`` that returns a new module. Works
+        deep-copied at each fit (the one passed is never trained) and starts from
+        the weights it has (``random_state`` does not reseed it: seed torch before
+        building it, or pass a factory); a callable is a factory called as
+        ``encoder(n_features)`` under the fit's seed, which returns a new module. Works
         with ``clone`` and ``GridSearchCV``; pickling the estimator needs a
         picklable factory (a class or module-level function, not a lambda).
     decoder : torch.nn.Module, callable or None, default=None

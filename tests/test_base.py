@@ -243,3 +243,8 @@ def test_tol_stops_a_plateaued_fit(digits):
     assert vae.n_iter_ == 3  # no epoch improves by 1000 nats: stop after the patience
     plain = VAETransformer(**{**FAST, "max_iter": 6}, n_iter_no_change=2, random_state=0)
     assert plain.fit(X).n_iter_ == 6  # tol=None: max_iter epochs
+
+
+def test_an_encoder_of_the_wrong_input_size_is_a_clear_error(digits):
+    with pytest.raises(ValueError, match=r"failed on a batch of shape \(2, 64\)"):
+        VAETransformer(encoder=torch.nn.Linear(10, 4), max_iter=1, device="cpu").fit(digits[0])

@@ -56,7 +56,14 @@ def feature_width(body, n_features):
         param = next(body.parameters(), None)
         kwargs = {} if param is None else {"dtype": param.dtype, "device": param.device}
         with torch.no_grad():
-            out = body(torch.zeros(2, n_features, **kwargs))
+            try:
+                out = body(torch.zeros(2, n_features, **kwargs))
+            except (RuntimeError, ValueError, TypeError) as exc:
+                raise ValueError(
+                    f"The encoder network {type(body).__name__} failed on a batch of shape "
+                    f"(2, {n_features}) (X has {n_features} features, one flattened row "
+                    f"each): {exc}"
+                ) from exc
     finally:
         body.train(was_training)
     if not isinstance(out, torch.Tensor) or out.ndim < 2 or out.shape[0] != 2:
