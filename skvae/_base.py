@@ -436,7 +436,7 @@ class BaseVAE(BaseEstimator):
         module = copy.deepcopy(self.net_.module_).double()
         log_px = self.net_.run_batched(
             lambda xb: module.log_marginal(xb, eps), X, dtype=np.float64,
-            batch_size=max(1, 2**16 // self.n_importance_samples),
+            batch_size=max(1, 2**15 // self.n_importance_samples), pad=False,
         )
         return log_px.numpy()
 

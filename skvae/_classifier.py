@@ -202,7 +202,8 @@ class VAEClassifier(
     n_importance_samples : int, default=10
         Importance samples per row in ``score_samples``, which estimates ``log p(x)``
         as in Burda et al. (2016): 1 gives a one-sample ELBO; more give a tighter
-        lower bound (it rises towards ``log p(x)``) at proportional cost.
+        lower bound (it rises towards ``log p(x)``) at proportional cost. Read when
+        ``score_samples`` runs (it changes nothing fitted), so it can be set after fit.
     callbacks : list of skorch callbacks or (name, callback) tuples, default=None
         Extra skorch callbacks. They are copied at fit, never changed in place.
     verbose : int, default=0

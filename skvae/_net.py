@@ -383,7 +383,7 @@ class VAENet(NeuralNet):
         return super().initialize()
 
     # -- inference helpers used by the estimators --------------------------------
-    def run_batched(self, fn, *arrays, batch_size=None, dtype=np.float32):
+    def run_batched(self, fn, *arrays, batch_size=None, dtype=np.float32, pad=True):
         """Apply ``fn`` to row-aligned ``arrays`` in batches on the net's device.
 
         ``fn`` takes one batch tensor per array and returns a tensor or a tuple of
@@ -393,6 +393,8 @@ class VAENet(NeuralNet):
         padded by repeating its first row (the padding is trimmed from the result):
         the kernels then see the same shapes whatever the number of rows asked for,
         so a row's result does not depend on the other rows passed with it.
+        ``pad=False`` skips the padding (for float64 work, whose rounding is far below
+        any tolerance, and for costly functions where a full batch would be waste).
         """
         n = len(arrays[0])
         bs = batch_size or INFERENCE_BATCH_SIZE
@@ -404,7 +406,7 @@ class VAENet(NeuralNet):
                 batch = []
                 for a in arrays:
                     t = torch.as_tensor(np.asarray(a[start:stop], dtype=dtype))
-                    if stop - start < bs:
+                    if pad and stop - start < bs:
                         t = torch.cat([t, t[:1].expand(bs - (stop - start), *t.shape[1:])])
                     batch.append(t.to(self.device))
                 out = fn(*batch)
