@@ -2,9 +2,10 @@
 Outlier detection with ``score_samples``
 ========================================
 
-``VAETransformer.score_samples`` returns each row's evidence lower bound (ELBO) in nats: a
-lower bound on ``log p(x)`` under the trained model. Inputs unlike the training data get
-low scores, so the ELBO is an outlier score. This example trains a VAE on the digits 0 to 8
+``VAETransformer.score_samples`` returns each row's importance-weighted estimate of
+``log p(x)`` in nats under the trained model (``n_importance_samples`` draws; one draw is
+the evidence lower bound, ELBO). Inputs unlike the training data get low scores, so it is
+an outlier score. This example trains a VAE on the digits 0 to 8
 and scores
 
 * held-out digits of the same classes (inliers),
@@ -34,14 +35,14 @@ vae = VAETransformer(n_components=8, max_iter=100, device="cpu", random_state=0)
 vae.fit(X_train)
 
 # %%
-# Score every group. The score is deterministic: the same rows always get the same ELBO.
+# Score every group. The score is deterministic: the same rows always get the same score.
 scores = {
     "held-out digits 0-8": vae.score_samples(X_test),
     "digit 9 (unseen class)": vae.score_samples(X_nines),
     "uniform noise": vae.score_samples(X_noise),
 }
 for name, s in scores.items():
-    print(f"{name:24s} median ELBO {np.median(s):8.1f} nats")
+    print(f"{name:24s} median log p(x) {np.median(s):8.1f} nats")
 
 # %%
 # How well does the score separate inliers from each kind of outlier? The ROC AUC is the
@@ -54,7 +55,7 @@ for name in ("uniform noise", "digit 9 (unseen class)"):
     print(f"inliers vs {name}: ROC AUC {auc:.3f}")
 
 # %%
-# Noise is far out: its ELBO is some 80 nats below the digits'. The unseen class is a
+# Noise is far out: its score is some 80 nats below the digits'. The unseen class is a
 # much harder case: a 9 shares most of its strokes with 4, 7 and 8, and the VAE draws it
 # fairly well, so its scores overlap the inliers'. The histograms show both.
 fig, (ax_noise, ax_nine) = plt.subplots(1, 2, figsize=(12, 4))
@@ -70,7 +71,7 @@ ax_nine.hist(scores["digit 9 (unseen class)"], bins=bins, alpha=0.7, density=Tru
              label="digit 9 (unseen class)", color="tab:green")
 ax_nine.set_title("seen classes vs an unseen class")
 for ax in (ax_noise, ax_nine):
-    ax.set_xlabel("score_samples (ELBO, nats; higher = more typical)")
+    ax.set_xlabel("score_samples (log p(x), nats; higher = more typical)")
     ax.set_ylabel("rows" if ax is ax_noise else "density")
     ax.legend()
 fig.tight_layout()
