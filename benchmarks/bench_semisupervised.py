@@ -14,6 +14,10 @@ The skvae models:
   as many gradient steps as the semi-supervised fit (so the comparison is not one of
   training length): what the unlabelled rows add to M2.
 * ``M1 + SVC``: the same frozen M1 and scaler in front of the SVC, on the labelled rows.
+* ``VAEClassifier() [defaults]``: the estimator as a user calls it, every setting at its
+  default but ``architecture`` (``--default-arch``), ``image_shape`` for Fashion-MNIST,
+  ``device`` and ``random_state``. ``--defaults`` runs only this row and the baselines
+  (SVC, ``LabelSpreading(knn)`` and ``LabelSpreading()`` with scikit-learn's defaults).
 * with ``--pixel-m2``, ``VAEClassifier`` (M2) on the raw pixels, semi-supervised and
   labelled only. Each unlabelled row costs ``K = 10`` decoder passes, so on CPU this is
   only practical on digits or a reduced Fashion-MNIST.
@@ -142,21 +146,28 @@ def run(args):
             # the row's settings; M1's fit time is added when "m1_epochs" is among them).
             # "epochs" is the nominal one: labelled-only fits get as many gradient steps.
             m2_set = {"epochs": args.epochs, "m1_epochs": m1_epochs, "alpha": 10.0}
-            models = {
+            image = {} if args.dataset == "digits" else {"image_shape": (1, 28, 28)}
+            default_name = (f"VAEClassifier(architecture='{args.default_arch}') [defaults]"
+                            if args.default_arch != "mlp" else "VAEClassifier() [defaults]")
+            defaults = {default_name: (
+                partial(VAEClassifier, architecture=args.default_arch, device="cpu",
+                        random_state=seed, **image), y_semi, None, {})}
+            models = {} if args.defaults else {
                 "M1 + M2 (VAETransformer -> VAEClassifier)": (
                     partial(stacked, args.epochs), y_semi, None, m2_set),
                 "M1 + M2, labelled rows only": (partial(stacked, lab_epochs), None, lab, m2_set),
                 "M1 + SVC (VAETransformer -> SVC), labelled rows only": (
                     partial(stacked, None), None, lab, {"m1_epochs": m1_epochs}),
             }
-            if args.pixel_m2:
+            models.update(defaults)
+            if args.pixel_m2 and not args.defaults:
                 px_set = {"epochs": args.epochs, "alpha": 10.0}
                 models["VAEClassifier on pixels (M2)"] = (
                     partial(m2, args.dataset, "bernoulli", args.epochs, seed), y_semi, None,
                     px_set)
                 models["VAEClassifier on pixels, labelled rows only"] = (
                     partial(m2, args.dataset, "bernoulli", lab_epochs, seed), None, lab, px_set)
-            if args.conv_classifier:
+            if args.conv_classifier and not args.defaults:
                 cc_lab_epochs = equal_step_epochs(args.conv_epochs, len(y_train), len(lab), bs)
                 lbs = args.labelled_batch_size
                 cc_set = {"epochs": args.conv_epochs, "alpha": args.conv_alpha}
@@ -171,6 +182,9 @@ def run(args):
             models["LabelSpreading(knn)"] = (
                 partial(LabelSpreading, kernel="knn", n_neighbors=7, max_iter=100), y_semi, None,
                 {})
+            if args.defaults:
+                models["LabelSpreading() [sklearn defaults]"] = (LabelSpreading, y_semi, None,
+                                                                  {})
             for model_name, (make, y_fit, rows_fit, settings) in models.items():
                 if args.only and not any(part in label(model_name, settings)
                                          for part in args.only):
@@ -270,6 +284,10 @@ def main(argv=None):
     parser.add_argument("--m1-epochs", type=int, default=None,
                         help="epochs of M1 (default: 100 on digits, 20 on fashion)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--defaults", action="store_true",
+                        help="only VAEClassifier with its defaults, and the baselines")
+    parser.add_argument("--default-arch", choices=["mlp", "conv"], default="mlp",
+                        help="architecture of the defaults row")
     parser.add_argument("--pixel-m2", action="store_true",
                         help="also fit VAEClassifier on the raw pixels (slow on CPU)")
     parser.add_argument("--conv-classifier", action="store_true",
