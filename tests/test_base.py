@@ -9,6 +9,7 @@ import pytest
 import torch
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
+from skorch.callbacks import Callback
 
 from skvae import VAEClassifier, VAETransformer
 from skvae._base import resolve_device
@@ -80,6 +81,32 @@ def test_bf16_mixed_precision_runs_on_cpu(digits_full):
     assert np.all(np.isfinite(vae.loss_curve_))
     assert vae.loss_curve_[-1] < vae.loss_curve_[0]
     assert vae.transform(X[:5]).dtype == np.float32
+
+
+class _RecordDtypes(Callback):
+    """Record the output dtype of the classifier's and the decoder's layers in training."""
+
+    def on_train_begin(self, net, **kwargs):
+        self.seen = {"classifier": set(), "decoder": set()}
+        module = net.module_
+        for name in self.seen:
+            layer = next(m for m in getattr(module, name).modules()
+                         if isinstance(m, torch.nn.Linear))
+            layer.register_forward_hook(
+                lambda mod, inp, out, name=name: self.seen[name].add(out.dtype)
+                if mod.training else None)
+
+
+def test_bf16_mixed_covers_every_network_of_the_classifier(digits):
+    """M2's decoder passes (its costliest part) run under autocast too, not just q(y|x)."""
+    X_train, _, y_train, _ = digits
+    y = np.where(np.arange(len(y_train)) < 100, y_train, -1)
+    record = _RecordDtypes()
+    clf = VAEClassifier(n_components=4, hidden_layer_sizes=(32,), precision="bf16-mixed",
+                        max_iter=1, device="cpu", random_state=0,
+                        callbacks=[("dtypes", record)]).fit(X_train, y)
+    seen = dict(clf.net_.callbacks_)["dtypes"].seen
+    assert seen == {"classifier": {torch.bfloat16}, "decoder": {torch.bfloat16}}
 
 
 def test_unknown_precision_errors(digits_full):
