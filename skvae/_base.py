@@ -98,7 +98,8 @@ def _seeded(seed, device):
 
 #: Hyperparameters that shape the network: changing one needs a new ``fit``.
 _STRUCTURAL = ("n_components", "hidden_layer_sizes", "architecture",
-               "classifier_architecture", "image_shape", "encoder", "decoder", "likelihood")
+               "classifier_architecture", "image_shape", "encoder", "decoder", "likelihood",
+               "representation")
 
 
 def _same(a, b):
@@ -197,7 +198,7 @@ class BaseVAE(BaseEstimator):
                 "text or categorical columns as numbers first (e.g. OneHotEncoder) or drop them."
             ) from exc
         if X.dtype == np.float64 and X.size:
-            big = np.finfo(np.float32).max
+            big = float(np.finfo(np.float32).max)
             if float(X.max()) > big or float(X.min()) < -big:
                 raise ValueError(
                     f"X has values beyond float32's range (|x| > {big:.3g}), which the "
@@ -321,11 +322,8 @@ class BaseVAE(BaseEstimator):
             device = resolve_device(self.device)
             seed = int(check_random_state(self.random_state).randint(2**31 - 1))
             with _seeded(seed, device):
-                net = self._make_net(
-                    self._build_module(n_features), device,
-                    early_stopping=self.early_stopping and not partial,
-                )
-                net.initialize()
+                net, inputs = self._new_net(X32, targets, device,
+                                            early_stopping=self.early_stopping and not partial)
             start = 0
         else:
             seed = self._seed
@@ -337,24 +335,20 @@ class BaseVAE(BaseEstimator):
             if warmup is not None:
                 warmup.target, warmup.epochs = self.beta, self.beta_warmup
             start = len(net.history)
+            inputs = X32
         epochs = 1 if partial else self.max_iter
         try:
             with _seeded(seed + start, net.device):
-                net.partial_fit(X32, targets, epochs=epochs)
+                net.partial_fit(inputs, targets, epochs=epochs)
         except KeyboardInterrupt:
-            done = [row for row in net.history[start:] if "train_loss" in row]
-            if not done:
-                raise
-            del net.history[start + len(done):]
-            warnings.warn(
-                f"Training interrupted by user after {len(done)} epoch(s); the model keeps "
-                "the weights reached so far.", UserWarning, stacklevel=3,
-            )
+            if not self._stopped_early(net):  # skorch's EarlyStopping stops this way too
+                self._interrupted(net, start)
         if not all(torch.isfinite(p).all() for p in net.module_.parameters()):
             raise FloatingPointError(
                 "Training produced non-finite weights: training diverged. Lower "
                 "learning_rate_init (e.g. by a factor of 10) or check the input scaling."
             )
+        net = self._finish_net(net)
         run = len(net.history) - start
         if (self.tol is not None and not partial and run == epochs
                 and not self._stopped_early(net)):
@@ -384,8 +378,35 @@ class BaseVAE(BaseEstimator):
         self._after_fit(X32, targets)
         return self
 
+    def _new_net(self, X32, targets, device, early_stopping):
+        """A new, initialised net for X32, and the inputs to train it on.
+
+        Runs seeded. Subclasses may fit other stages first (and train the net on
+        something derived from X32, e.g. a code), as long as :meth:`_finish_net`
+        returns a net whose module takes X's rows.
+        """
+        net = self._make_net(self._build_module(X32.shape[1]), device, early_stopping)
+        net.initialize()
+        return net, X32
+
+    def _finish_net(self, net):
+        """The trained net as it will be kept (the module then takes X's rows)."""
+        return net
+
     def _after_fit(self, X32, targets):
         """Hook for fitted attributes that need the trained net (e.g. ``transduction_``)."""
+
+    @staticmethod
+    def _interrupted(net, start):
+        """After Ctrl-C: raise again if no epoch of this call completed, else warn."""
+        done = [row for row in net.history[start:] if "train_loss" in row]
+        if not done:
+            raise KeyboardInterrupt
+        del net.history[start + len(done):]
+        warnings.warn(
+            f"Training interrupted by user after {len(done)} epoch(s); the model keeps "
+            "the weights reached so far.", UserWarning, stacklevel=4,
+        )
 
     @staticmethod
     def _stopped_early(net):
@@ -429,7 +450,8 @@ class BaseVAE(BaseEstimator):
         # The same importance draws for every row (from a fixed seed), so the same X
         # always gets the same scores and a row's score does not depend on the others.
         gen = torch.Generator().manual_seed(0)
-        eps = torch.randn(self.n_importance_samples, self.n_components_, generator=gen,
+        n_latent = getattr(self.net_.module_, "n_code", self.n_components_)
+        eps = torch.randn(self.n_importance_samples, n_latent, generator=gen,
                           dtype=torch.float64).to(self.net_.device)
         # A float64 copy of the module: a sum of many float32 terms would round
         # differently with the batch's other rows (a few 1e-6 nats), float64 does not.

@@ -1,5 +1,6 @@
 """VAEClassifier: a VAE and a classifier trained together, also from unlabelled rows."""
 
+import math
 from numbers import Integral, Real
 
 import numpy as np
@@ -18,12 +19,23 @@ from sklearn.utils.validation import _num_samples, check_consistent_length, colu
 
 from ._base import BaseVAE
 from ._net import BatchIterator
-from .nn import ARCHITECTURES, M2
+from .nn import ARCHITECTURES, M2, StackedM2, make_architecture, make_likelihood
 
 __all__ = ["VAEClassifier"]
 
 #: Label of an unlabelled row (scikit-learn's semi-supervised convention).
 UNLABELLED = -1
+
+# The M1 of representation='code' (see VAEClassifier's Notes and docs/classifier.md):
+# a small beta keeps more of the code in use (benchmarks/results/m1_codes.md), and its
+# training length is set in gradient steps, so that small and large data sets alike
+# get a trained code.
+_M1_CODE_SIZE = 50
+_M1_BETA = 0.1
+_M1_STEPS = 1000
+_M1_LARGE_ROWS = 2000
+_M1_BATCH_LARGE = 256
+_M1_CONV_HIDDEN = (256,)
 
 
 def _unlabelled_mask(y):
@@ -160,12 +172,24 @@ class VAEClassifier(
         Number of training epochs (fewer if early stopping triggers).
     batch_size : int, default=128
         Rows per gradient step.
-    labelled_batch_size : int or None, default=None
-        When set, every training batch is topped up with this many labelled rows,
-        taken in turn from a reshuffled pass over the labelled rows (as Kingma et al.
-        draw a labelled and an unlabelled minibatch at each step). With few labels
-        among many unlabelled rows, the classifier then sees each label many times
-        per epoch instead of once. None: batches draw from all rows alike.
+    labelled_batch_size : int, 'auto' or None, default='auto'
+        Every training batch is topped up with this many labelled rows, taken in
+        turn from a reshuffled pass over the labelled rows (as Kingma et al. draw a
+        labelled and an unlabelled minibatch at each step). With few labels among
+        many unlabelled rows, the classifier then sees each label many times per
+        epoch instead of once. ``'auto'``: ``min(n_labelled, batch_size)`` when some
+        rows are unlabelled, none when all are labelled. None: batches draw from all
+        rows alike.
+    representation : {'auto', 'input', 'code'}, default='auto'
+        What M2 reads. ``'input'``: the rows themselves. ``'code'``: the M1 + M2 model
+        of Kingma et al. (2014): a VAE (M1) is first fitted on every row without
+        labels, then M2 learns the classes from M1's standardised code; on images
+        with few labels this is far better than M2 on pixels, and much faster (M2's
+        per-class decoder passes are then on a small code). M1's settings follow the
+        data (see Notes); ``architecture``, ``image_shape``, ``likelihood``,
+        ``encoder`` and ``decoder`` apply to M1, while M2 on the code is a fully
+        connected model with a Gaussian likelihood. ``'auto'``: ``'code'`` when some
+        rows are unlabelled (-1), ``'input'`` when every row has a label.
     learning_rate_init : float, default=1e-3
         Step size of the AdamW optimiser (scikit-learn's ``MLPClassifier`` name; its
         ``learning_rate`` is a schedule, so this one is not called that).
@@ -216,6 +240,11 @@ class VAEClassifier(
     ----------
     classes_ : ndarray of shape (n_classes,)
         The class labels (the unlabelled marker -1 excluded).
+    representation_ : {'input', 'code'}
+        What M2 reads in the fitted model (``representation`` with ``'auto'`` resolved).
+    labelled_batch_size_ : int
+        Labelled rows added to each training batch (``labelled_batch_size`` with
+        ``'auto'`` resolved; 0 for none).
     transduction_ : ndarray of shape (n_samples,)
         A label for every row of the last ``fit`` (or ``partial_fit``) call: the given
         label for labelled rows, the predicted one for unlabelled rows (as
@@ -314,7 +343,9 @@ class VAEClassifier(
         **BaseVAE._parameter_constraints,
         "alpha": [Interval(Real, 0, None, closed="left")],
         "classifier_architecture": [StrOptions(set(ARCHITECTURES)), None],
-        "labelled_batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "labelled_batch_size": [Interval(Integral, 1, None, closed="left"),
+                                StrOptions({"auto"}), None],
+        "representation": [StrOptions({"auto", "input", "code"})],
     }
 
     _stratify = True
@@ -335,7 +366,8 @@ class VAEClassifier(
         alpha=10.0,
         max_iter=100,
         batch_size=128,
-        labelled_batch_size=None,
+        labelled_batch_size="auto",
+        representation="auto",
         learning_rate_init=1e-3,
         weight_decay=0.0,
         tol=None,
@@ -364,6 +396,7 @@ class VAEClassifier(
         self.max_iter = max_iter
         self.batch_size = batch_size
         self.labelled_batch_size = labelled_batch_size
+        self.representation = representation
         self.learning_rate_init = learning_rate_init
         self.weight_decay = weight_decay
         self.tol = tol
@@ -469,11 +502,78 @@ class VAEClassifier(
     def _loss_weights(self):
         return {"kl": self.beta, "classification": self.alpha}
 
+    # -- M1 + M2 ---------------------------------------------------------------------
+    def _resolved_representation(self, targets):
+        if self.representation != "auto":
+            return self.representation
+        return "code" if np.any(targets == UNLABELLED) else "input"
+
+    def _code_model(self, n_rows, n_features, seed):
+        """The unsupervised M1 (a VAETransformer), its settings derived from the data."""
+        from ._transformer import VAETransformer
+
+        batch_size = _M1_BATCH_LARGE if n_rows >= _M1_LARGE_ROWS else self.batch_size
+        steps_per_epoch = math.ceil(n_rows / batch_size)
+        conv = self.architecture == "conv"
+        return VAETransformer(
+            n_components=max(2, min(_M1_CODE_SIZE, n_features // 2)),
+            hidden_layer_sizes=_M1_CONV_HIDDEN if conv else self.hidden_layer_sizes,
+            architecture=self.architecture, image_shape=self.image_shape,
+            encoder=self.encoder, decoder=self.decoder, likelihood=self.likelihood,
+            beta=_M1_BETA, max_iter=max(1, math.ceil(_M1_STEPS / steps_per_epoch)),
+            batch_size=batch_size, learning_rate_init=self.learning_rate_init,
+            device=self.device, precision=self.precision,
+            data_placement=self.data_placement, verbose=self.verbose, random_state=seed,
+        )
+
+    def _new_net(self, X32, targets, device, early_stopping):
+        self.representation_ = self._resolved_representation(targets)
+        self.labelled_batch_size_ = self._resolved_labelled_batch_size(targets)
+        if self.representation_ == "input":
+            return super()._new_net(X32, targets, device, early_stopping)
+        # M1: a VAE on every row, no labels. Its seed comes from this fit's seed.
+        seed = int(torch.randint(2**31 - 1, ()))
+        m1 = self._code_model(*X32.shape, seed).fit(X32)
+        codes = m1.transform(X32)
+        loc = codes.mean(axis=0)
+        scale = codes.std(axis=0)
+        scale[scale < 1e-6] = 1.0  # an unused code dimension stays as it is
+        inputs = np.ascontiguousarray((codes - loc) / scale, dtype=np.float32)
+        # M2 on the standardised code: fully connected, Gaussian likelihood.
+        n_code, k = inputs.shape[1], len(self.classes_)
+        arch = make_architecture("mlp", self._hidden_sizes())
+        m2 = M2(arch.classifier(n_code, k), arch.encoder(n_code, self.n_components, k),
+                arch.decoder(self.n_components + k, n_code),
+                make_likelihood("gaussian", n_code), k)
+        net = self._make_net(m2, device, early_stopping)
+        net.initialize()
+        self._pending_code_model = (m1.net_.module_, loc, scale)
+        return net, inputs
+
+    def _finish_net(self, net):
+        pending = self.__dict__.pop("_pending_code_model", None)
+        if pending is not None:
+            code_model, loc, scale = pending
+            # From now on the module takes the rows themselves.
+            net.module_ = StackedM2(code_model, net.module_, torch.as_tensor(loc),
+                                    torch.as_tensor(scale)).to(net.device)
+        return net
+
+    def _resolved_labelled_batch_size(self, targets):
+        """``labelled_batch_size`` with 'auto' resolved for these targets (0: none)."""
+        if self.labelled_batch_size != "auto":
+            return self.labelled_batch_size or 0
+        n_labelled = int(np.sum(targets != UNLABELLED))
+        if n_labelled == len(targets):
+            return 0  # every batch is labelled anyway
+        return min(n_labelled, self.batch_size)
+
     def _net_params(self):
-        if not self.labelled_batch_size:
+        k = self.__dict__.get("labelled_batch_size_", 0)
+        if not k:
             return {}
         return {"iterator_train": LabelledTopUpIterator,
-                "iterator_train__labelled_batch_size": self.labelled_batch_size}
+                "iterator_train__labelled_batch_size": k}
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):

@@ -33,6 +33,7 @@ from .modules import (
     MLPEncoder,
     feature_width,
 )
+from .stacked import StackedM2
 
 __all__ = [
     "ARCHITECTURES",
@@ -52,6 +53,7 @@ __all__ = [
     "GaussianEncoder",
     "GaussianLikelihood",
     "Likelihood",
+    "StackedM2",
     "MLPArchitecture",
     "MLPDecoder",
     "MLPEncoder",
