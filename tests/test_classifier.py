@@ -4,6 +4,7 @@ import pickle
 
 import numpy as np
 import pytest
+import torch
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, StratifiedShuffleSplit
 from sklearn.pipeline import make_pipeline
@@ -11,6 +12,7 @@ from sklearn.preprocessing import MinMaxScaler
 from sklearn.svm import SVC
 
 from skvae import VAEClassifier
+from skvae.nn import StackedM2
 
 # -- fixtures ------------------------------------------------------------------
 
@@ -171,7 +173,8 @@ def test_unlabelled_rows_help(digits, m1_codes):
         y_semi = np.full(len(y_train), -1)
         y_semi[lab] = y_train[lab]
         params = {"n_components": 8, "hidden_layer_sizes": (128,), "likelihood": "gaussian",
-                  "device": "cpu", "random_state": seed}
+                  "representation": "input", "labelled_batch_size": None, "device": "cpu",
+                  "random_state": seed}
         epochs = 100
         semi = VAEClassifier(max_iter=epochs, **params).fit(Z_train, y_semi)
         alone = VAEClassifier(max_iter=epochs * len(y_train) // len(lab), **params)
@@ -284,3 +287,48 @@ def test_sample_answers_in_the_fit_dtype(digits):
     for dtype in (np.float32, np.float64):
         clf = small(max_iter=1).fit(X_train.astype(dtype), y_train)
         assert clf.sample(3, random_state=0).dtype == dtype
+
+
+# -- M1 + M2 inside the estimator (representation='code') ---------------------------
+def test_representation_auto_stacks_m1_and_m2_when_rows_are_unlabelled(digits):
+    X_train, X_test, y_train, y_test = digits
+    y = np.where(np.arange(len(y_train)) < 300, y_train, -1)
+    clf = small(max_iter=5).fit(X_train, y)
+    assert clf.representation_ == "code" and clf.labelled_batch_size_ == 128
+    module = clf.net_.module_
+    assert isinstance(module, StackedM2) and module.n_code == 32  # min(50, 64 // 2)
+    assert not any(p.requires_grad for p in module.code_model.parameters())
+    # Everything takes and gives rows of X, as with M2 on the inputs.
+    assert clf.predict_proba(X_test).shape == (len(X_test), 10)
+    assert clf.transform(X_test).shape == (len(X_test), 4)
+    samples = clf.sample(5, y=3, random_state=0)
+    assert samples.shape == (5, 64) and samples.min() >= 0 and samples.max() <= 1
+    assert np.isfinite(clf.score_samples(X_test[:5])).all()
+    assert clf.score(X_test, y_test) > 0.5  # chance is 0.1
+    # M1 stays frozen when partial_fit trains on.
+    before = [p.clone() for p in module.code_model.parameters()]
+    clf.partial_fit(X_train, y)
+    after = clf.net_.module_.code_model.parameters()
+    assert all(torch.equal(a, b) for a, b in zip(before, after, strict=True))
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(restored.predict_proba(X_test), clf.predict_proba(X_test))
+    again = clone(clf).fit(X_train, y)
+    first = small(max_iter=5).fit(X_train, y)
+    np.testing.assert_array_equal(again.predict_proba(X_test), first.predict_proba(X_test))
+
+
+def test_representation_auto_reads_the_inputs_when_every_row_is_labelled(digits, labelled_model):
+    assert labelled_model.representation_ == "input"
+    assert labelled_model.labelled_batch_size_ == 0
+    assert not isinstance(labelled_model.net_.module_, StackedM2)
+
+
+def test_representation_can_be_forced(digits):
+    X_train, _, y_train, _ = digits
+    forced = small(max_iter=2, representation="code").fit(X_train[:300], y_train[:300])
+    assert isinstance(forced.net_.module_, StackedM2)
+    y = np.where(np.arange(300) < 100, y_train[:300], -1)
+    plain = small(max_iter=2, representation="input").fit(X_train[:300], y)
+    assert not isinstance(plain.net_.module_, StackedM2)
+    with pytest.raises(ValueError, match="representation"):
+        small(representation="pixels").fit(X_train[:300], y)
