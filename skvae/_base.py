@@ -268,8 +268,8 @@ class BaseVAE(BaseEstimator):
             lr=self.learning_rate_init,
             precision=self.precision,
             data_placement=self.data_placement,
-            max_epochs=self.max_iter,
-            batch_size=self.batch_size,
+            max_epochs=self._train_max_iter,
+            batch_size=self._train_batch_size,
             train_split=(
                 RandomSplit(self.validation_fraction, stratify=self._stratify)
                 if early_stopping else None
@@ -321,6 +321,7 @@ class BaseVAE(BaseEstimator):
                     check_image_shape(self.image_shape, n_features)  # clear error first
             device = resolve_device(self.device)
             seed = int(check_random_state(self.random_state).randint(2**31 - 1))
+            self._resolve_training(len(X32), targets)
             with _seeded(seed, device):
                 net, inputs = self._new_net(X32, targets, device,
                                             early_stopping=self.early_stopping and not partial)
@@ -328,7 +329,9 @@ class BaseVAE(BaseEstimator):
         else:
             seed = self._seed
             net = copy.deepcopy(self.net_)  # the fitted net stays intact until success
-            net.set_params(lr=self.learning_rate_init, batch_size=self.batch_size,
+            if not isinstance(self.batch_size, str):
+                self._train_batch_size = self.batch_size
+            net.set_params(lr=self.learning_rate_init, batch_size=self._train_batch_size,
                            optimizer__weight_decay=self.weight_decay)
             net.loss_weights = self._loss_weights()
             warmup = dict(net.callbacks_).get("kl_warmup")
@@ -336,7 +339,7 @@ class BaseVAE(BaseEstimator):
                 warmup.target, warmup.epochs = self.beta, self.beta_warmup
             start = len(net.history)
             inputs = X32
-        epochs = 1 if partial else self.max_iter
+        epochs = 1 if partial else self._train_max_iter
         try:
             with _seeded(seed + start, net.device):
                 net.partial_fit(inputs, targets, epochs=epochs)
@@ -348,12 +351,11 @@ class BaseVAE(BaseEstimator):
                 "Training produced non-finite weights: training diverged. Lower "
                 "learning_rate_init (e.g. by a factor of 10) or check the input scaling."
             )
-        net = self._finish_net(net)
         run = len(net.history) - start
         if (self.tol is not None and not partial and run == epochs
                 and not self._stopped_early(net)):
             warnings.warn(
-                f"Stopped at max_iter={self.max_iter} epochs while the loss still improved "
+                f"Stopped at max_iter={self._train_max_iter} epochs while the loss still improved "
                 f"by more than tol={self.tol} per epoch: the model has not converged. "
                 "Raise max_iter (or tol).", ConvergenceWarning, stacklevel=3,
             )
@@ -378,20 +380,21 @@ class BaseVAE(BaseEstimator):
         self._after_fit(X32, targets)
         return self
 
+    def _resolve_training(self, n_rows, targets):
+        """Settle the data-dependent settings of a new fit (batch size, epochs, ...)."""
+        self._train_batch_size = self.batch_size
+        self._train_max_iter = self.max_iter
+
     def _new_net(self, X32, targets, device, early_stopping):
         """A new, initialised net for X32, and the inputs to train it on.
 
-        Runs seeded. Subclasses may fit other stages first (and train the net on
-        something derived from X32, e.g. a code), as long as :meth:`_finish_net`
-        returns a net whose module takes X's rows.
+        Runs seeded. Subclasses may fit other stages first and train the net on more
+        than X32 (a dict ``{'x': X32, name: extra}``: the extras reach the module's
+        ``forward`` by name), as long as the module also works from X's rows alone.
         """
         net = self._make_net(self._build_module(X32.shape[1]), device, early_stopping)
         net.initialize()
         return net, X32
-
-    def _finish_net(self, net):
-        """The trained net as it will be kept (the module then takes X's rows)."""
-        return net
 
     def _after_fit(self, X32, targets):
         """Hook for fitted attributes that need the trained net (e.g. ``transduction_``)."""

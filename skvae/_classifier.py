@@ -32,10 +32,14 @@ UNLABELLED = -1
 # get a trained code.
 _M1_CODE_SIZE = 50
 _M1_BETA = 0.1
-_M1_STEPS = 1000
-_M1_LARGE_ROWS = 2000
-_M1_BATCH_LARGE = 256
 _M1_CONV_HIDDEN = (256,)
+# Training length of M1 and of M2 on the code, in gradient steps: 2000, or 1000 with a
+# conv M1 (a cost cap: its steps are the dearest). With max_iter='auto' only.
+_CODE_STEPS = {"mlp": 2000, "conv": 1000}
+# batch_size='auto': 256 rows per step from this many rows on, else 128.
+_LARGE_ROWS = 2000
+# max_iter='auto' with representation 'input': epochs.
+_INPUT_EPOCHS = 100
 
 
 def _unlabelled_mask(y):
@@ -346,13 +350,15 @@ class VAEClassifier(
         "labelled_batch_size": [Interval(Integral, 1, None, closed="left"),
                                 StrOptions({"auto"}), None],
         "representation": [StrOptions({"auto", "input", "code"})],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "max_iter": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
     }
 
     _stratify = True
 
     def __init__(
         self,
-        n_components=16,
+        n_components=8,
         *,
         hidden_layer_sizes=(256, 128),
         architecture="mlp",
@@ -364,8 +370,8 @@ class VAEClassifier(
         beta=1.0,
         beta_warmup=0,
         alpha=10.0,
-        max_iter=100,
-        batch_size=128,
+        max_iter="auto",
+        batch_size="auto",
         labelled_batch_size="auto",
         representation="auto",
         learning_rate_init=1e-3,
@@ -503,70 +509,30 @@ class VAEClassifier(
         return {"kl": self.beta, "classification": self.alpha}
 
     # -- M1 + M2 ---------------------------------------------------------------------
-    def _resolved_representation(self, targets):
-        if self.representation != "auto":
-            return self.representation
-        return "code" if np.any(targets == UNLABELLED) else "input"
-
-    def _code_model(self, n_rows, n_features, seed):
-        """The unsupervised M1 (a VAETransformer), its settings derived from the data."""
-        from ._transformer import VAETransformer
-
-        batch_size = _M1_BATCH_LARGE if n_rows >= _M1_LARGE_ROWS else self.batch_size
-        steps_per_epoch = math.ceil(n_rows / batch_size)
-        conv = self.architecture == "conv"
-        return VAETransformer(
-            n_components=max(2, min(_M1_CODE_SIZE, n_features // 2)),
-            hidden_layer_sizes=_M1_CONV_HIDDEN if conv else self.hidden_layer_sizes,
-            architecture=self.architecture, image_shape=self.image_shape,
-            encoder=self.encoder, decoder=self.decoder, likelihood=self.likelihood,
-            beta=_M1_BETA, max_iter=max(1, math.ceil(_M1_STEPS / steps_per_epoch)),
-            batch_size=batch_size, learning_rate_init=self.learning_rate_init,
-            device=self.device, precision=self.precision,
-            data_placement=self.data_placement, verbose=self.verbose, random_state=seed,
-        )
-
-    def _new_net(self, X32, targets, device, early_stopping):
-        self.representation_ = self._resolved_representation(targets)
-        self.labelled_batch_size_ = self._resolved_labelled_batch_size(targets)
-        if self.representation_ == "input":
-            return super()._new_net(X32, targets, device, early_stopping)
-        # M1: a VAE on every row, no labels. Its seed comes from this fit's seed.
-        seed = int(torch.randint(2**31 - 1, ()))
-        m1 = self._code_model(*X32.shape, seed).fit(X32)
-        codes = m1.transform(X32)
-        loc = codes.mean(axis=0)
-        scale = codes.std(axis=0)
-        scale[scale < 1e-6] = 1.0  # an unused code dimension stays as it is
-        inputs = np.ascontiguousarray((codes - loc) / scale, dtype=np.float32)
-        # M2 on the standardised code: fully connected, Gaussian likelihood.
-        n_code, k = inputs.shape[1], len(self.classes_)
-        arch = make_architecture("mlp", self._hidden_sizes())
-        m2 = M2(arch.classifier(n_code, k), arch.encoder(n_code, self.n_components, k),
-                arch.decoder(self.n_components + k, n_code),
-                make_likelihood("gaussian", n_code), k)
-        net = self._make_net(m2, device, early_stopping)
-        net.initialize()
-        self._pending_code_model = (m1.net_.module_, loc, scale)
-        return net, inputs
-
-    def _finish_net(self, net):
-        pending = self.__dict__.pop("_pending_code_model", None)
-        if pending is not None:
-            code_model, loc, scale = pending
-            # From now on the module takes the rows themselves.
-            net.module_ = StackedM2(code_model, net.module_, torch.as_tensor(loc),
-                                    torch.as_tensor(scale)).to(net.device)
-        return net
-
-    def _resolved_labelled_batch_size(self, targets):
-        """``labelled_batch_size`` with 'auto' resolved for these targets (0: none)."""
-        if self.labelled_batch_size != "auto":
-            return self.labelled_batch_size or 0
+    def _resolve_training(self, n_rows, targets):
+        """Settle representation, batch size, epochs and labelled top-up from the data."""
+        unlabelled = np.any(targets == UNLABELLED)
+        if self.representation == "auto":
+            self.representation_ = "code" if unlabelled else "input"
+        else:
+            self.representation_ = self.representation
+        self._train_batch_size = (
+            (256 if n_rows >= _LARGE_ROWS else 128) if self.batch_size == "auto"
+            else self.batch_size)
+        if self.max_iter != "auto":
+            self._train_max_iter = self.max_iter
+        elif self.representation_ == "input":
+            self._train_max_iter = _INPUT_EPOCHS
+        else:
+            steps = _CODE_STEPS["conv" if self.architecture == "conv" else "mlp"]
+            self._train_max_iter = max(1, math.ceil(
+                steps / math.ceil(n_rows / self._train_batch_size)))
         n_labelled = int(np.sum(targets != UNLABELLED))
-        if n_labelled == len(targets):
-            return 0  # every batch is labelled anyway
-        return min(n_labelled, self.batch_size)
+        if self.labelled_batch_size != "auto":
+            self.labelled_batch_size_ = self.labelled_batch_size or 0
+        else:  # labels in every batch when some rows are unlabelled
+            self.labelled_batch_size_ = (min(n_labelled, self._train_batch_size)
+                                         if unlabelled else 0)
 
     def _net_params(self):
         k = self.__dict__.get("labelled_batch_size_", 0)
@@ -574,6 +540,53 @@ class VAEClassifier(
             return {}
         return {"iterator_train": LabelledTopUpIterator,
                 "iterator_train__labelled_batch_size": k}
+
+    def _code_model(self, n_features, seed):
+        """The unsupervised M1 (a VAETransformer): the same batches and length as M2."""
+        from ._transformer import VAETransformer
+
+        conv = self.architecture == "conv"
+        return VAETransformer(
+            n_components=max(2, min(_M1_CODE_SIZE, n_features // 2)),
+            hidden_layer_sizes=_M1_CONV_HIDDEN if conv else self.hidden_layer_sizes,
+            architecture=self.architecture, image_shape=self.image_shape,
+            encoder=self.encoder, decoder=self.decoder, likelihood=self.likelihood,
+            beta=_M1_BETA, max_iter=self._train_max_iter, batch_size=self._train_batch_size,
+            learning_rate_init=self.learning_rate_init, device=self.device,
+            precision=self.precision, data_placement=self.data_placement,
+            verbose=self.verbose, random_state=seed,
+        )
+
+    def _new_net(self, X32, targets, device, early_stopping):
+        if self.representation_ == "input":
+            return super()._new_net(X32, targets, device, early_stopping)
+        # M1: a VAE on every row, no labels. Its seed comes from this fit's seed.
+        seed = int(torch.randint(2**31 - 1, ()))
+        m1 = self._code_model(X32.shape[1], seed).fit(X32)
+        features = m1.transform(X32)
+        # Images (a conv M1): M2 models the code, its classifier reads the pixels too.
+        # Otherwise M2 models the row and its code side by side (measured best on small
+        # inputs such as the 8x8 digits, docs/classifier.md).
+        images = self.architecture == "conv"
+        if not images:
+            features = np.concatenate([X32, features], axis=1)
+        loc = features.mean(axis=0)
+        scale = features.std(axis=0)
+        scale[scale < 1e-6] = 1.0  # a constant feature stays as it is
+        features = np.ascontiguousarray((features - loc) / scale, dtype=np.float32)
+        n_m2, k = features.shape[1], len(self.classes_)
+        n_clf = n_m2 + (X32.shape[1] if images else 0)
+        arch = make_architecture("mlp", self._hidden_sizes())
+        m2 = M2(arch.classifier(n_clf, k), arch.encoder(n_m2, self.n_components, k),
+                arch.decoder(self.n_components + k, n_m2),
+                make_likelihood("gaussian", n_m2), k)
+        module = StackedM2(m1.net_.module_, m2, torch.as_tensor(loc), torch.as_tensor(scale),
+                           model_input="code" if images else "rows_and_code",
+                           classifier_input="with_rows" if images else "model_input")
+        net = self._make_net(module, device, early_stopping)
+        net.initialize()
+        # M1 is frozen: M2's input is computed once here, not at every step.
+        return net, {"x": X32, "m2_input": features}
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):

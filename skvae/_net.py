@@ -74,13 +74,17 @@ class TensorData(torch.utils.data.Dataset):
         Where batches go when ``X`` stays elsewhere (data kept in host memory while
         the model trains on a GPU): each batch is copied there on its own. None: the
         batches stay where ``X`` is.
+    extras : dict of str to torch.Tensor, optional
+        Further row-aligned inputs, passed to the module's ``forward`` under their
+        names with every batch (e.g. a precomputed ``code``).
     """
 
-    def __init__(self, X, y=None, rows=None, device=None):
+    def __init__(self, X, y=None, rows=None, device=None, extras=None):
         if y is not None and len(y) != len(X):
             raise ValueError(f"X has {len(X)} rows but y has {len(y)}.")
         self.X = X
         self.y = y
+        self.extras = dict(extras or {})
         self.rows = None if rows is None else rows.to(X.device)
         self.device = device
 
@@ -109,14 +113,15 @@ class TensorData(torch.utils.data.Dataset):
         """Rows ``idx`` (positions in this dataset, a LongTensor) as a new view."""
         idx = idx.to(self.X.device)
         return TensorData(self.X, self.y, idx if self.rows is None else self.rows[idx],
-                          self.device)
+                          self.device, self.extras)
 
 
 class BatchIterator:
     """Iterate over a :class:`TensorData` in batches of whole-tensor slices.
 
-    Yields ``(Xi, y_batch)`` with ``Xi = {'x': X_batch, 'y': y_batch}`` (``'y'`` only
-    when there are targets), which skorch passes to the module as ``module(**Xi)``.
+    Yields ``(Xi, y_batch)`` with ``Xi = {'x': X_batch, 'y': y_batch, **extras}``
+    (``'y'`` only when there are targets), which skorch passes to the module as
+    ``module(**Xi)``.
     A new permutation is drawn from torch's global generator at each pass when
     ``shuffle`` is True (the estimators seed it). Subclasses change which rows form
     a batch by overriding :meth:`batch_rows`.
@@ -151,18 +156,20 @@ class BatchIterator:
 
     def __iter__(self):
         data = self.dataset
-        X, y, rows = data.X, data.y, data.rows
+        rows = data.rows
         for idx in self.batch_rows():
             if rows is not None:
                 idx = rows[idx]
-            if isinstance(idx, slice):
-                xb, yb = X[idx], (None if y is None else y[idx])
-            else:
-                # index_select: ~2x faster than X[idx] (advanced indexing) on CPU.
-                xb = torch.index_select(X, 0, idx)
-                yb = None if y is None else torch.index_select(y, 0, idx)
-            xb, yb = data.to_device(xb), data.to_device(yb)
-            yield ({"x": xb} if yb is None else {"x": xb, "y": yb}), yb
+            batch = {"x": data.X, "y": data.y, **data.extras}
+            for name, t in list(batch.items()):
+                if t is None:
+                    del batch[name]
+                elif isinstance(idx, slice):
+                    batch[name] = data.to_device(t[idx])
+                else:
+                    # index_select: ~2x faster than t[idx] (advanced indexing) on CPU.
+                    batch[name] = data.to_device(torch.index_select(t, 0, idx))
+            yield batch, batch.get("y")
 
 
 class RandomSplit:
@@ -313,16 +320,23 @@ class VAENet(NeuralNet):
         return nbytes > free // 2
 
     def get_dataset(self, X, y=None):
+        """A :class:`TensorData`; ``X`` may be a dict ``{'x': X, name: extra, ...}``."""
         if isinstance(X, TensorData):
             return X
+        extras = {}
+        if isinstance(X, dict):
+            extras = {k: torch.as_tensor(v) for k, v in X.items() if k != "x"}
+            X = X["x"]
         X, y = torch.as_tensor(X), None if y is None else torch.as_tensor(y)
         nbytes = X.nelement() * X.element_size()
         if self.keeps_data_on_host(nbytes):
             if torch.device(self.device).type == "cuda":
                 X = X.pin_memory()
                 y = None if y is None else y.pin_memory()
-            return TensorData(X, y, device=self.device)
-        return TensorData(X.to(self.device), None if y is None else y.to(self.device))
+                extras = {k: v.pin_memory() for k, v in extras.items()}
+            return TensorData(X, y, device=self.device, extras=extras)
+        return TensorData(X.to(self.device), None if y is None else y.to(self.device),
+                          extras={k: v.to(self.device) for k, v in extras.items()})
 
     def get_iterator(self, dataset, training=False):
         if isinstance(dataset, TensorData):

@@ -168,15 +168,19 @@ class M2(DecoderModel):
             per_class.append(torch.logsumexp(log_w, dim=0) - math.log(s))
         return torch.logsumexp(torch.stack(per_class), dim=0) - math.log(k)
 
-    def forward(self, x, y=None):
+    def forward(self, x, y=None, logits=None):
         """Per-row loss terms (see the class Notes); ``y`` holds -1 for unlabelled rows.
+
+        ``logits`` of ``q(y | x)`` may be given when the classifier reads more than
+        ``x`` (see :class:`~skvae.nn.StackedM2`); they are computed from ``x`` otherwise.
 
         Returns
         -------
         dict
             ``{'reconstruction': (n,), 'kl': (n,), 'classification': (n,)}``.
         """
-        logits = self.classify(x)
+        if logits is None:
+            logits = self.classify(x)
         n = x.shape[0]
         if y is None:
             y = torch.full((n,), -1, dtype=torch.long, device=x.device)

@@ -1,9 +1,9 @@
 """M1 + M2 (Kingma et al. 2014): M2 on the standardised code of a frozen VAE.
 
-The first model (M1) is a VAE fitted on every row without labels; its posterior means,
-standardised, are the inputs of an M2 model that learns the classes. The stacked module
-takes the original rows, so it predicts, encodes, samples and scores like a plain M2.
-Pure PyTorch.
+The first model (M1) is a VAE fitted on every row without labels. M2, the model that
+learns the classes, reads M1's code (its posterior mean), optionally beside the row
+itself, standardised. The stacked module takes the original rows, so it predicts,
+encodes, samples and scores like a plain M2. Pure PyTorch.
 """
 
 import torch
@@ -13,7 +13,7 @@ __all__ = ["StackedM2"]
 
 
 class StackedM2(nn.Module):
-    """M2 reading the standardised posterior mean of a frozen VAE's code.
+    """M2 on the standardised code of a frozen VAE, optionally beside the row itself.
 
     Parameters
     ----------
@@ -21,9 +21,16 @@ class StackedM2(nn.Module):
         The unsupervised model M1, already trained; it is frozen (no gradients, always
         in eval mode).
     m2 : M2
-        The semi-supervised model on the code (usually with a Gaussian likelihood).
-    loc, scale : torch.Tensor of shape (n_code,)
-        Mean and standard deviation of the code over the training rows.
+        The semi-supervised model (usually with a Gaussian likelihood). It models
+        :meth:`m2_input`; its classifier reads the same or, with
+        ``classifier_input='with_rows'``, the flattened row beside it.
+    loc, scale : torch.Tensor of shape (n_m2,)
+        Mean and standard deviation of M2's input features over the training rows.
+    model_input : {'code', 'rows_and_code'}, default='code'
+        What M2 models: M1's code, or the flattened row and the code side by side.
+    classifier_input : {'model_input', 'with_rows'}, default='model_input'
+        What ``q(y | .)`` reads: M2's input, or the raw flattened row beside it (so
+        the classifier sees the pixels while the generative part models the code).
 
     Examples
     --------
@@ -40,10 +47,19 @@ class StackedM2(nn.Module):
     ['classification', 'kl', 'reconstruction']
     """
 
-    def __init__(self, code_model, m2, loc, scale):
+    def __init__(self, code_model, m2, loc, scale, model_input="code",
+                 classifier_input="model_input"):
+        if model_input not in ("code", "rows_and_code"):
+            raise ValueError(
+                f"model_input must be 'code' or 'rows_and_code', got {model_input!r}.")
+        if classifier_input not in ("model_input", "with_rows"):
+            raise ValueError("classifier_input must be 'model_input' or 'with_rows', got "
+                             f"{classifier_input!r}.")
         super().__init__()
         self.code_model = code_model.requires_grad_(False).eval()
         self.m2 = m2
+        self.model_input = model_input
+        self.classifier_input = classifier_input
         self.register_buffer("loc", torch.as_tensor(loc, dtype=torch.float32).clone())
         self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32).clone())
         self.n_classes = m2.n_classes
@@ -61,30 +77,49 @@ class StackedM2(nn.Module):
     @property
     def n_code(self):
         """Size of M1's code."""
-        return self.loc.shape[0]
+        return self.code_model.encoder.head.out_features // 2
 
     def code(self, x):
-        """The standardised posterior mean of M1's code for rows ``x``."""
+        """M1's posterior mean for rows ``x`` (no gradient: M1 is frozen)."""
         with torch.no_grad():
-            mu = self.code_model.encode(x)[0]
-        return (mu - self.loc) / self.scale
+            return self.code_model.encode(x)[0]
 
-    def forward(self, x, y=None):
-        """M2's per-row loss terms on the code of ``x`` (see :class:`~skvae.nn.M2`)."""
-        return self.m2(self.code(x), y)
+    def m2_input(self, x, code=None):
+        """M2's standardised input features for rows ``x``."""
+        code = self.code(x) if code is None else code
+        if self.model_input == "rows_and_code":
+            code = torch.cat([x.reshape(x.shape[0], -1), code], dim=1)
+        return (code - self.loc) / self.scale
+
+    def _logits(self, x, features):
+        if self.classifier_input == "model_input":
+            return self.m2.classify(features)
+        return self.m2.classify(torch.cat([x.reshape(x.shape[0], -1), features], dim=1))
+
+    def forward(self, x, y=None, m2_input=None):
+        """M2's per-row loss terms (see :class:`~skvae.nn.M2`).
+
+        ``m2_input`` may be given (:meth:`m2_input` of ``x``, computed once for a whole
+        training run, as M1 is frozen); it is computed from ``x`` otherwise.
+        """
+        features = self.m2_input(x) if m2_input is None else m2_input
+        return self.m2(features, y, logits=self._logits(x, features))
 
     def classify(self, x):
-        """Class logits of ``q(y | code(x))``."""
-        return self.m2.classify(self.code(x))
+        """Class logits of ``q(y | .)`` for rows ``x``."""
+        return self._logits(x, self.m2_input(x))
 
     def encode(self, x, c=None):
-        """``(mu, logvar)`` of M2's ``q(z | code(x), c)``."""
-        return self.m2.encode(self.code(x), c)
+        """``(mu, logvar)`` of M2's ``q(z | ., c)``; ``c`` defaults to ``q(y | .)``."""
+        features = self.m2_input(x)
+        if c is None:
+            c = torch.softmax(self._logits(x, features), dim=1)
+        return self.m2.encode(features, c)
 
     def decode_mean(self, z):
-        """Rows generated from M2's ``[z, onehot(y)]``: M2 gives a code, M1 decodes it."""
-        code = self.m2.decode_mean(z) * self.scale + self.loc
-        return self.code_model.decode_mean(code)
+        """Rows generated from M2's ``[z, onehot(y)]``: M2 gives M1's code, M1 decodes it."""
+        features = self.m2.decode_mean(z) * self.scale + self.loc
+        return self.code_model.decode_mean(features[:, -self.n_code:])
 
     def log_marginal(self, x, eps):
         """M1's importance-weighted ``log p(x)`` (``eps`` of shape ``(s, n_code)``)."""
