@@ -184,7 +184,7 @@ def hide_labels(y, n_labels, random_state=0):
 
 
 def run_semisupervised(X_train, y_train, X_test, y_test, n_labels, *, n_components=None,
-                       max_iter=100, beta=None, device="auto", random_state=0, log=None):
+                       max_iter=None, beta=None, device="auto", random_state=0, log=None):
     """Compare semi-supervised learners when only some training labels are known.
 
     For each count in ``n_labels`` the labels of all but that many training rows are
@@ -222,8 +222,9 @@ def run_semisupervised(X_train, y_train, X_test, y_test, n_labels, *, n_componen
         How many training labels to keep; one comparison per count.
     n_components : int, default=None
         Latent size of both VAEs; None keeps each estimator's default.
-    max_iter : int, default=100
-        Training epochs of both VAEs.
+    max_iter : int, default=None
+        Training epochs of both VAEs; None keeps each estimator's default (100 epochs
+        for ``VAETransformer``, ``'auto'`` for ``VAEClassifier``).
     beta : float, default=None
         KL weight of both VAEs; None keeps each estimator's default.
     device : str, default='auto'
@@ -264,7 +265,9 @@ def run_semisupervised(X_train, y_train, X_test, y_test, n_labels, *, n_componen
 
     log = log or (lambda msg: None)
     counts = [int(n_labels)] if np.ndim(n_labels) == 0 else [int(n) for n in n_labels]
-    shared = {"max_iter": max_iter, "device": device, "random_state": random_state}
+    shared = {"device": device, "random_state": random_state}
+    if max_iter is not None:
+        shared["max_iter"] = max_iter
     if n_components is not None:
         shared["n_components"] = n_components
     if beta is not None:
@@ -414,7 +417,7 @@ def _plot(path, fmt, rows, X_train, X_test, y_test, image_shape, names, args, be
         1, 2, figsize=(13, 5.5), gridspec_kw={"width_ratios": [1, 1.4]}
     )
     # A separate 2-D VAE, so the map shows a true latent plane rather than a projection.
-    vae2 = VAETransformer(n_components=2, max_iter=args.max_iter, beta=beta,
+    vae2 = VAETransformer(n_components=2, max_iter=args.max_iter or 100, beta=beta,
                           device=args.device, random_state=args.random_state).fit(X_train)
     n_show = min(len(X_test), 2000)
     plot_latent(vae2.transform(X_test[:n_show]), y_test[:n_show], ax=ax_map,
@@ -563,7 +566,9 @@ def _parser():
     cmp.add_argument("--n-components", type=_int_in(1), default=None, metavar="K",
                      help="latent size, at most the number of input features (default: the "
                           "estimators' default, 16)")
-    cmp.add_argument("--max-iter", type=_int_in(1), default=100, help="VAE epochs (default 100)")
+    cmp.add_argument("--max-iter", type=_int_in(1), default=None,
+                     help="VAE epochs (default: 100; with --labels, each estimator's own "
+                          "default: 100 for VAETransformer, 'auto' for VAEClassifier)")
     cmp.add_argument("--beta", type=_non_negative_float, default=None,
                      help="KL weight (default: the estimators' default, 1.0)")
     cmp.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
@@ -623,7 +628,8 @@ def _compare(args, log):
     beta = 1.0 if args.beta is None else args.beta
     rows = run_comparison(
         X_train, y_train, X_test, y_test, n_components=n_components,
-        max_iter=args.max_iter, beta=beta, device=args.device,
+        max_iter=100 if args.max_iter is None else args.max_iter, beta=beta,
+        device=args.device,
         random_state=args.random_state, log=log,
     )
     print(format_table(rows))
