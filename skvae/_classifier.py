@@ -32,10 +32,10 @@ UNLABELLED = -1
 # get a trained code.
 _M1_CODE_SIZE = 50
 _M1_BETA = 0.1
-_M1_CONV_HIDDEN = (256,)
+_M1_IMAGE_HIDDEN = (256,)
 # Training length of M1 and of M2 on the code, in gradient steps: 2000, or 1000 with a
 # conv M1 (a cost cap: its steps are the dearest). With max_iter='auto' only.
-_CODE_STEPS = {"mlp": 2000, "conv": 1000}
+_CODE_STEPS = {"images": 1000, "other": 2000}
 # batch_size='auto': 256 rows per step from this many rows on, else 128.
 _LARGE_ROWS = 2000
 # max_iter='auto' with representation 'input': epochs.
@@ -524,7 +524,7 @@ class VAEClassifier(
         elif self.representation_ == "input":
             self._train_max_iter = _INPUT_EPOCHS
         else:
-            steps = _CODE_STEPS["conv" if self.architecture == "conv" else "mlp"]
+            steps = _CODE_STEPS["images" if self._images() else "other"]
             self._train_max_iter = max(1, math.ceil(
                 steps / math.ceil(n_rows / self._train_batch_size)))
         n_labelled = int(np.sum(targets != UNLABELLED))
@@ -541,14 +541,18 @@ class VAEClassifier(
         return {"iterator_train": LabelledTopUpIterator,
                 "iterator_train__labelled_batch_size": k}
 
+    def _images(self):
+        """Whether the architecture takes the rows as images (a conv net, for one)."""
+        return self._architecture().needs_image
+
     def _code_model(self, n_features, seed):
         """The unsupervised M1 (a VAETransformer): the same batches and length as M2."""
         from ._transformer import VAETransformer
 
-        conv = self.architecture == "conv"
+        images = self._images()
         return VAETransformer(
             n_components=max(2, min(_M1_CODE_SIZE, n_features // 2)),
-            hidden_layer_sizes=_M1_CONV_HIDDEN if conv else self.hidden_layer_sizes,
+            hidden_layer_sizes=_M1_IMAGE_HIDDEN if images else self.hidden_layer_sizes,
             architecture=self.architecture, image_shape=self.image_shape,
             encoder=self.encoder, decoder=self.decoder, likelihood=self.likelihood,
             beta=_M1_BETA, max_iter=self._train_max_iter, batch_size=self._train_batch_size,
@@ -567,7 +571,7 @@ class VAEClassifier(
         # Images (a conv M1): M2 models the code, its classifier reads the pixels too.
         # Otherwise M2 models the row and its code side by side (measured best on small
         # inputs such as the 8x8 digits, docs/classifier.md).
-        images = self.architecture == "conv"
+        images = self._images()
         if not images:
             features = np.concatenate([X32, features], axis=1)
         loc = features.mean(axis=0)

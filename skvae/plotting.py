@@ -6,6 +6,8 @@ Needs matplotlib (``pip install "skvae[plot]"``). Every function draws on a give
 
 import numpy as np
 
+from .nn import check_image_shape
+
 __all__ = [
     "plot_latent",
     "plot_latent_grid",
@@ -26,20 +28,20 @@ def _pyplot():
 
 
 def _image_shape(n_features, image_shape):
-    if image_shape is not None:
-        shape = tuple(int(s) for s in image_shape)
-        if int(np.prod(shape)) != n_features:
-            raise ValueError(
-                f"image_shape={image_shape} has {int(np.prod(shape))} pixels but the images "
-                f"have {n_features} features."
-            )
-        return shape[-2:] if len(shape) == 3 and shape[0] == 1 else shape
-    side = int(round(np.sqrt(n_features)))
-    if side * side != n_features:
+    """``(height, width)`` of one-channel images of ``n_features`` pixels.
+
+    ``image_shape`` may be ``(height, width)`` or ``(1, height, width)``; None takes a
+    square image. The check itself is skvae's one image-shape check.
+    """
+    if image_shape is not None and len(tuple(image_shape)) == 2:
+        image_shape = (1, *tuple(image_shape))
+    channels, height, width = check_image_shape(image_shape, n_features)
+    if channels != 1:
         raise ValueError(
-            f"Cannot guess the image shape of {n_features} features; pass image_shape=(h, w)."
+            f"image_shape={tuple(image_shape)} has {channels} channels; the plots draw "
+            "one-channel (grey) images."
         )
-    return (side, side)
+    return height, width
 
 
 def plot_latent(Z, y=None, *, ax=None, target_names=None, s=6, title=None):
