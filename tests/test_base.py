@@ -88,7 +88,7 @@ class _RecordDtypes(Callback):
 
     def on_train_begin(self, net, **kwargs):
         self.seen = {"classifier": set(), "decoder": set()}
-        module = net.module_
+        module = getattr(net.module_, "m2", net.module_)  # M2 itself, or M2 in M1 + M2
         for name in self.seen:
             layer = next(m for m in getattr(module, name).modules()
                          if isinstance(m, torch.nn.Linear))
@@ -97,14 +97,15 @@ class _RecordDtypes(Callback):
                 if mod.training else None)
 
 
-def test_bf16_mixed_covers_every_network_of_the_classifier(digits):
+@pytest.mark.parametrize("representation", ["input", "code"])
+def test_bf16_mixed_covers_every_network_of_the_classifier(digits, representation):
     """M2's decoder passes (its costliest part) run under autocast too, not just q(y|x)."""
     X_train, _, y_train, _ = digits
     y = np.where(np.arange(len(y_train)) < 100, y_train, -1)
     record = _RecordDtypes()
     clf = VAEClassifier(n_components=4, hidden_layer_sizes=(32,), precision="bf16-mixed",
-                        max_iter=1, device="cpu", random_state=0,
-                        callbacks=[("dtypes", record)]).fit(X_train, y)
+                        max_iter=1, representation=representation, device="cpu",
+                        random_state=0, callbacks=[("dtypes", record)]).fit(X_train, y)
     seen = dict(clf.net_.callbacks_)["dtypes"].seen
     assert seen == {"classifier": {torch.bfloat16}, "decoder": {torch.bfloat16}}
 
