@@ -266,9 +266,13 @@ def plot(rows, path):
     panels = curves(rows)
     fig, axes = plt.subplots(1, len(panels), figsize=(8 * len(panels), 5.5), squeeze=False)
     for ax, ((dataset, n_train), models) in zip(axes[0], panels.items(), strict=True):
-        for name, by_n in models.items():
+        for i, (name, by_n) in enumerate(models.items()):
             ns = sorted(by_n)
-            ax.plot(ns, [median(by_n[n], "accuracy") for n in ns], marker="o", label=name)
+            # The defaults stand out; the recipes cycle through colours and line styles.
+            style = ({"color": "black", "linewidth": 3, "zorder": 5} if "[defaults]" in name
+                     else {"linestyle": ("-", "--", ":")[i // 10 % 3]})
+            ax.plot(ns, [median(by_n[n], "accuracy") for n in ns], marker="o", label=name,
+                    **style)
         ax.set_xscale("log")
         ax.set_xlabel("labelled training rows (the rest unlabelled)")
         ax.set_ylabel("test accuracy (median over seeds)")
