@@ -19,7 +19,15 @@ from sklearn.utils.validation import _num_samples, check_consistent_length, colu
 
 from ._base import BaseVAE
 from ._net import BatchIterator
-from .nn import ARCHITECTURES, M2, StackedM2, make_architecture, make_likelihood
+from .nn import (
+    ARCHITECTURES,
+    M2,
+    Classifier,
+    JoinedBody,
+    StackedM2,
+    make_architecture,
+    make_likelihood,
+)
 
 __all__ = ["VAEClassifier"]
 
@@ -579,9 +587,17 @@ class VAEClassifier(
         scale[scale < 1e-6] = 1.0  # a constant feature stays as it is
         features = np.ascontiguousarray((features - loc) / scale, dtype=np.float32)
         n_m2, k = features.shape[1], len(self.classes_)
-        n_clf = n_m2 + (X32.shape[1] if images else 0)
         arch = make_architecture("mlp", self._hidden_sizes())
-        m2 = M2(arch.classifier(n_clf, k), arch.encoder(n_m2, self.n_components, k),
+        if images:
+            # q(y | .) reads [pixels, code]: the pixels through the architecture's own
+            # image layers (a conv M1's convolutions, freshly initialised), the code
+            # joined after them (docs/classifier.md).
+            body = JoinedBody(self._architecture().row_body(X32.shape[1]), X32.shape[1],
+                              n_m2, self._hidden_sizes())
+            classifier = Classifier(body, body.n_hidden, k)
+        else:
+            classifier = arch.classifier(n_m2, k)
+        m2 = M2(classifier, arch.encoder(n_m2, self.n_components, k),
                 arch.decoder(self.n_components + k, n_m2),
                 make_likelihood("gaussian", n_m2), k)
         module = StackedM2(m1.net_.module_, m2, torch.as_tensor(loc), torch.as_tensor(scale),

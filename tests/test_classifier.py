@@ -12,7 +12,7 @@ from sklearn.preprocessing import MinMaxScaler
 from sklearn.svm import SVC
 
 from skvae import VAEClassifier
-from skvae.nn import StackedM2
+from skvae.nn import ConvBody, JoinedBody, StackedM2
 
 # -- fixtures ------------------------------------------------------------------
 
@@ -315,6 +315,22 @@ def test_representation_auto_stacks_m1_and_m2_when_rows_are_unlabelled(digits):
     again = clone(clf).fit(X_train, y)
     first = small(max_iter=5).fit(X_train, y)
     np.testing.assert_array_equal(again.predict_proba(X_test), first.predict_proba(X_test))
+
+
+def test_code_model_on_images_classifies_the_pixels_through_the_convolutions(digits):
+    """With a conv M1, M2 models the code while q(y | .) reads the pixels through
+    convolutions of its own, the code joined after them."""
+    X_train, X_test, y_train, y_test = digits
+    y = np.where(np.arange(len(y_train)) < 300, y_train, -1)
+    clf = small(max_iter=5, architecture="conv").fit(X_train, y)
+    module = clf.net_.module_
+    assert isinstance(module, StackedM2) and module.model_input == "code"
+    body = module.m2.classifier.body
+    assert isinstance(body, JoinedBody) and isinstance(body.row_body, ConvBody)
+    assert body.n_row == 64 and module.m2.classifier.head.in_features == 64
+    # Its convolutions are trained, not M1's (which stay frozen).
+    assert all(p.requires_grad for p in body.row_body.parameters())
+    assert clf.score(X_test, y_test) > 0.5  # chance is 0.1
 
 
 def test_representation_auto_reads_the_inputs_when_every_row_is_labelled(digits, labelled_model):

@@ -58,6 +58,14 @@ class Architecture:
         """Codes ``(n, n_inputs)`` to the likelihood's parameters ``(n, n_features)``."""
         raise NotImplementedError
 
+    def row_body(self, n_features):
+        """The part of :meth:`body` that reads the rows before its fully connected layers.
+
+        Other features can join its output (see :class:`~skvae.nn.JoinedBody`). The base
+        class has no such part: the identity, the rows themselves.
+        """
+        return nn.Identity()
+
     def encoder(self, n_features, n_latent, n_condition=0):
         """A :class:`~skvae.nn.GaussianEncoder` ``q(z | x, c)`` on :meth:`body`."""
         body = self.body(n_features)
@@ -130,6 +138,9 @@ class ConvArchitecture(Architecture):
     def body(self, n_features):
         return ConvBody(self._shape(n_features), self.channels, self.hidden_layer_sizes)
 
+    def row_body(self, n_features):
+        return ConvBody(self._shape(n_features), self.channels, ())
+
     def decoder(self, n_inputs, n_features):
         return ConvDecoder(n_inputs, self._shape(n_features), self.channels[::-1],
                            self.hidden_layer_sizes[::-1])
@@ -189,6 +200,11 @@ class CustomArchitecture(Architecture):
     def body(self, n_features):
         if self.encoder_spec is None:
             return self.base.body(n_features)
+        return _build(self.encoder_spec, n_features)
+
+    def row_body(self, n_features):
+        if self.encoder_spec is None:
+            return self.base.row_body(n_features)
         return _build(self.encoder_spec, n_features)
 
     def decoder(self, n_inputs, n_features):

@@ -12,7 +12,7 @@ from .likelihoods import Likelihood
 from .losses import elbo_parts, log_importance_weights
 
 __all__ = ["MLP", "GaussianEncoder", "MLPEncoder", "MLPDecoder", "Classifier",
-           "DecoderModel", "VAE", "feature_width"]
+           "DecoderModel", "VAE", "JoinedBody", "feature_width"]
 
 
 class MLP(nn.Sequential):
@@ -206,6 +206,51 @@ class Classifier(nn.Module):
 
     def forward(self, x):
         return self.head(self.body(x.reshape(x.shape[0], -1)).flatten(1))
+
+
+class JoinedBody(nn.Module):
+    """Features of rows that arrive with extra features joined after them.
+
+    Its input is ``[rows, extra]`` side by side, ``(n, n_row + n_extra)``: a row body
+    (a convolutional stack, say) reads the first ``n_row`` columns, the extra features
+    are joined to its flattened output, and fully connected layers read both. With an
+    identity row body it is a plain fully connected body on ``[rows, extra]``.
+
+    Parameters
+    ----------
+    row_body : nn.Module
+        Maps rows ``(n, n_row)`` to features ``(n, ...)``.
+    n_row : int
+        Columns of the rows.
+    n_extra : int
+        Columns of the extra features.
+    hidden_layer_sizes : sequence of int
+        Widths of the fully connected layers after the join (none: the joined features).
+
+    Attributes
+    ----------
+    n_hidden : int
+        Width of the output.
+
+    Examples
+    --------
+    >>> import torch
+    >>> body = JoinedBody(MLP([6, 5]), 6, 2, (4,))
+    >>> body(torch.zeros(3, 8)).shape, body.n_hidden
+    (torch.Size([3, 4]), 4)
+    """
+
+    def __init__(self, row_body, n_row, n_extra, hidden_layer_sizes):
+        super().__init__()
+        self.row_body = row_body
+        self.n_row = int(n_row)
+        n_joined = feature_width(row_body, self.n_row) + int(n_extra)
+        self.dense = mlp_body(n_joined, tuple(hidden_layer_sizes))
+        self.n_hidden = ([n_joined, *hidden_layer_sizes])[-1]
+
+    def forward(self, x):
+        rows, extra = x[:, :self.n_row], x[:, self.n_row:]
+        return self.dense(torch.cat([self.row_body(rows).flatten(1), extra], dim=1))
 
 
 class DecoderModel(nn.Module):

@@ -9,6 +9,7 @@ from skvae.nn import (
     ConvArchitecture,
     CustomArchitecture,
     GaussianEncoder,
+    JoinedBody,
     check_image_shape,
     make_architecture,
 )
@@ -69,3 +70,27 @@ def test_a_factory_must_return_a_module():
     arch = make_architecture("mlp", (16,), decoder=lambda n_in, n_out: "not a module")
     with pytest.raises(TypeError, match="not a torch.nn.Module"):
         arch.decoder(2, 64)
+
+
+@pytest.mark.parametrize("name", sorted(ARCHITECTURES))
+def test_row_body_feeds_a_joined_body(name):
+    """The classifier of M1 + M2 on images: the architecture's row body reads the
+    pixels, the code joins its output (an identity row body: an MLP on both)."""
+    arch = make_architecture(name, (16,), (1, 8, 8))
+    row_body = arch.row_body(64)
+    body = JoinedBody(row_body, 64, 3, (12,))
+    assert body(torch.rand(5, 67)).shape == (5, 12) and body.n_hidden == 12
+    width = body.dense[0][0].in_features
+    assert width == (64 if isinstance(row_body, nn.Identity) else 64 * 2 * 2) + 3
+    # The extra columns reach the output: changing them changes the features.
+    x = torch.rand(5, 67)
+    y = x.clone()
+    y[:, 64:] += 1.0
+    assert not torch.allclose(body(x), body(y))
+
+
+def test_a_user_encoder_is_the_row_body():
+    arch = make_architecture("conv", (16,), (1, 8, 8), encoder=TwoLayer)
+    assert isinstance(arch.row_body(64), TwoLayer)
+    assert isinstance(make_architecture("conv", (16,), (1, 8, 8)).row_body(64).conv,
+                      nn.Sequential)
