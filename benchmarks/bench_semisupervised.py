@@ -36,6 +36,7 @@ count and seed); rebuilds ``semisupervised.md`` (medians over the seeds) and
 """
 
 import math
+import statistics
 from functools import partial
 
 import numpy as np
@@ -260,6 +261,73 @@ def table(rows):
     return lines
 
 
+# The models of the --defaults comparison, the defaults first (matched by name).
+BASELINES = ("LabelSpreading() [sklearn defaults]", "LabelSpreading(knn)",
+             "SVC(rbf, C=10), labelled rows only")
+
+
+def is_defaults(model):
+    return model.startswith("VAEClassifier") and model.endswith("[defaults]")
+
+
+def latest_per_seed(rows):
+    """{(model, n_labelled): {seed: accuracy}}, the last row of a repeated draw winning."""
+    out = {}
+    for r in rows:
+        out.setdefault((r["model"], r["n_labelled"]), {})[r["seed"]] = r
+    return out
+
+
+def defaults_report(rows):
+    """Markdown: the defaults against the baselines, with ranges and paired differences.
+
+    Only label counts where the defaults were run; every baseline is compared on the
+    same label draws (seeds) as the defaults.
+    """
+    lines = []
+    for (dataset, n_train), sub in group(rows, ["dataset", "n_train"]).items():
+        per = latest_per_seed(sub)
+        names = sorted({m for m, _ in per if is_defaults(m)})
+        if not names:
+            continue
+        name = names[0]
+        labels = sorted(n for m, n in per if m == name)
+        models = [name] + [b for b in BASELINES if any((b, n) in per for n in labels)]
+        lines += [f"## {dataset}: {n_train} training rows", "",
+                  "Test accuracy, median over the label draws (range; median fit seconds; "
+                  "draws), on the draws the defaults ran:", ""]
+        body = []
+        for m in models:
+            cells = []
+            for n in labels:
+                seeds = per[(name, n)]
+                rs = [r for s, r in per.get((m, n), {}).items() if s in seeds]
+                if not rs:
+                    cells.append("not run")
+                    continue
+                acc = [r["accuracy"] for r in rs]
+                cells.append(f"{median(rs, 'accuracy'):.3f} ({min(acc):.3f} to {max(acc):.3f}; "
+                             f"{median(rs, 'fit_s'):.0f} s; {len(rs)})")
+            body.append([f"**{m}**" if m == name else m, *cells])
+        lines += markdown(["model"] + [f"{n:,} labels" for n in labels], body) + [""]
+        lines += ["Paired with the same label draws (median of the differences, in points):",
+                  ""]
+        for n in labels:
+            mine = per[(name, n)]
+            parts = []
+            for b in models[1:]:
+                theirs = per.get((b, n), {})
+                diffs = [mine[s]["accuracy"] - theirs[s]["accuracy"] for s in mine
+                         if s in theirs]
+                if diffs:
+                    ahead = sum(d > 0 for d in diffs)
+                    parts.append(f"against {b} {100 * statistics.median(diffs):+.1f}, ahead "
+                                 f"on {ahead} of {len(diffs)}")
+            lines.append(f"- {n:,} labels: " + "; ".join(parts) + ".")
+        lines.append("")
+    return lines
+
+
 def plot(rows, path):
     import matplotlib.pyplot as plt
 
@@ -313,10 +381,15 @@ def main(argv=None):
                              "these (e.g. 'on pixels (M2)', labelled_batch_size, SVC)")
     args = parser.parse_args(argv)
     command = start(args)
-    save("semisupervised", [] if args.report_only else run(args), args, command,
-         table=table, plot=plot,
-         title="Semi-supervised label curves: skvae's VAE models against SVC and "
-               "LabelSpreading")
+    rows = save("semisupervised", [] if args.report_only else run(args), args, command,
+                table=table, plot=plot,
+                title="Semi-supervised label curves: skvae's VAE models against SVC and "
+                      "LabelSpreading")
+    report = ["# The defaults against SVC and LabelSpreading", "",
+              "From `semisupervised.csv` (rows of `--defaults` runs); rebuilt by every run "
+              "of `bench_semisupervised.py`.", "", *defaults_report(rows)]
+    (args.out / "semisupervised_defaults.md").write_text("\n".join(report))
+    print("\n".join(report))
 
 
 if __name__ == "__main__":

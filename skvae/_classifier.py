@@ -43,7 +43,7 @@ _M1_BETA = 0.1
 _M1_IMAGE_HIDDEN = (256,)
 # Training length of M1 and of M2 on the code, in gradient steps: 2000, or 1000 with a
 # conv M1 (a cost cap: its steps are the dearest). With max_iter='auto' only.
-_CODE_STEPS = {"images": 1000, "other": 2000}
+_CODE_STEPS = {"images": 1000, "other": 4000}
 # batch_size='auto': 256 rows per step from this many rows on, else 128.
 _LARGE_ROWS = 2000
 # max_iter='auto' with representation 'input': epochs.
@@ -180,10 +180,12 @@ class VAEClassifier(
         labelled rows). The negative bound is in nats per row, about the number
         of features times a fraction of a nat; ``alpha`` should be large enough
         that the cross-entropy is not drowned by it (see the user guide).
-    max_iter : int, default=100
-        Number of training epochs (fewer if early stopping triggers).
-    batch_size : int, default=128
-        Rows per gradient step.
+    max_iter : int or 'auto', default='auto'
+        Number of training epochs (fewer if early stopping triggers). ``'auto'``: with
+        ``representation`` ``'code'``, as many epochs as give 4,000 gradient steps
+        (1,000 with a conv M1), for M1 and for M2; with ``'input'``, 100 epochs.
+    batch_size : int or 'auto', default='auto'
+        Rows per gradient step. ``'auto'``: 256 from 2,000 training rows on, else 128.
     labelled_batch_size : int, 'auto' or None, default='auto'
         Every training batch is topped up with this many labelled rows, taken in
         turn from a reshuffled pass over the labelled rows (as Kingma et al. draw a
