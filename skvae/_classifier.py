@@ -200,10 +200,14 @@ class VAEClassifier(
         labels, then M2 learns the classes from M1's standardised code; on images
         with few labels this is far better than M2 on pixels, and much faster (M2's
         per-class decoder passes are then on a small code). M1's settings follow the
-        data (see Notes); ``architecture``, ``image_shape``, ``likelihood``,
-        ``encoder`` and ``decoder`` apply to M1, while M2 on the code is a fully
-        connected model with a Gaussian likelihood. ``'auto'``: ``'code'`` when some
-        rows are unlabelled (-1), ``'input'`` when every row has a label.
+        data (see the user guide, ``docs/classifier.md``); ``architecture``,
+        ``image_shape``, ``likelihood``, ``encoder`` and ``decoder`` apply to M1, while
+        M2's encoder and decoder on the code are fully connected, with a Gaussian
+        likelihood. M2's classifier reads the row and the code: the row through the
+        image layers of ``classifier_architecture`` (``architecture`` when None; for
+        ``'conv'`` its convolutions, new ones, not M1's; a user ``encoder`` whole), the
+        code joined after them, then the hidden layers. ``'auto'``: ``'code'`` when
+        some rows are unlabelled (-1), ``'input'`` when every row has a label.
     learning_rate_init : float, default=1e-3
         Step size of the AdamW optimiser (scikit-learn's ``MLPClassifier`` name; its
         ``learning_rate`` is a schedule, so this one is not called that).
@@ -578,9 +582,9 @@ class VAEClassifier(
         seed = int(torch.randint(2**31 - 1, ()))
         m1 = self._code_model(X32.shape[1], seed).fit(X32)
         features = m1.transform(X32)
-        # Images (a conv M1): M2 models the code, its classifier reads the pixels too.
-        # Otherwise M2 models the row and its code side by side (measured best on small
-        # inputs such as the 8x8 digits, docs/classifier.md).
+        # Images (a conv M1): M2 models the code. Otherwise M2 models the row and its code
+        # side by side (measured best on small inputs such as the 8x8 digits,
+        # docs/classifier.md).
         images = self._images()
         if not images:
             features = np.concatenate([X32, features], axis=1)
@@ -588,17 +592,16 @@ class VAEClassifier(
         scale = features.std(axis=0)
         scale[scale < 1e-6] = 1.0  # a constant feature stays as it is
         features = np.ascontiguousarray((features - loc) / scale, dtype=np.float32)
-        n_m2, k = features.shape[1], len(self.classes_)
+        n_m2, k, n_rows = features.shape[1], len(self.classes_), X32.shape[1]
         arch = make_architecture("mlp", self._hidden_sizes())
-        if images:
-            # q(y | .) reads [pixels, code]: the pixels through the architecture's own
-            # image layers (a conv M1's convolutions, freshly initialised), the code
-            # joined after them (docs/classifier.md).
-            body = JoinedBody(self._architecture().row_body(X32.shape[1]), X32.shape[1],
-                              n_m2, self._hidden_sizes())
-            classifier = Classifier(body, body.n_hidden, k)
-        else:
-            classifier = arch.classifier(n_m2, k)
+        # q(y | .) reads [row, code] (for images the raw pixels beside the code, else M2's
+        # own input): the row through the classifier architecture's own row layers (a
+        # conv net's convolutions, freshly initialised; none for 'mlp'), the code joined
+        # after them, then the fully connected layers (docs/classifier.md).
+        n_code = n_m2 if images else n_m2 - n_rows
+        body = JoinedBody(self._architectures()[-1].row_body(n_rows), n_rows, n_code,
+                          self._hidden_sizes())
+        classifier = Classifier(body, body.n_hidden, k)
         m2 = M2(classifier, arch.encoder(n_m2, self.n_components, k),
                 arch.decoder(self.n_components + k, n_m2),
                 make_likelihood("gaussian", n_m2), k)

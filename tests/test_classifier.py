@@ -331,6 +331,14 @@ def test_code_model_on_images_classifies_the_pixels_through_the_convolutions(dig
     # Its convolutions are trained, not M1's (which stay frozen).
     assert all(p.requires_grad for p in body.row_body.parameters())
     assert clf.score(X_test, y_test) > 0.5  # chance is 0.1
+    # Without images M2 models [row, code] and its classifier reads that; a conv
+    # classifier_architecture gives it convolutions over the row part.
+    other = small(max_iter=1, classifier_architecture="conv").fit(X_train, y)
+    module = other.net_.module_
+    assert module.model_input == "rows_and_code"
+    assert isinstance(module.m2.classifier.body.row_body, ConvBody)
+    plain = small(max_iter=1).fit(X_train, y).net_.module_.m2.classifier.body
+    assert isinstance(plain.row_body, torch.nn.Identity)
 
 
 def test_representation_auto_reads_the_inputs_when_every_row_is_labelled(digits, labelled_model):
