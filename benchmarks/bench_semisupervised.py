@@ -282,7 +282,8 @@ def defaults_report(rows):
     """Markdown: the defaults against the baselines, with ranges and paired differences.
 
     Only label counts where the defaults were run; every baseline is compared on the
-    same label draws (seeds) as the defaults.
+    same label draws (seeds) as the defaults (with several defaults rows, such as the
+    MLP and the conv architecture, the first one's draws).
     """
     lines = []
     for (dataset, n_train), sub in group(rows, ["dataset", "n_train"]).items():
@@ -290,9 +291,8 @@ def defaults_report(rows):
         names = sorted({m for m, _ in per if is_defaults(m)})
         if not names:
             continue
-        name = names[0]
-        labels = sorted(n for m, n in per if m == name)
-        models = [name] + [b for b in BASELINES if any((b, n) in per for n in labels)]
+        labels = sorted({n for m, n in per if m in names})
+        models = names + [b for b in BASELINES if any((b, n) in per for n in labels)]
         lines += [f"## {dataset}: {n_train} training rows", "",
                   "Test accuracy, median over the label draws (range; median fit seconds; "
                   "draws), on the draws the defaults ran:", ""]
@@ -300,7 +300,7 @@ def defaults_report(rows):
         for m in models:
             cells = []
             for n in labels:
-                seeds = per[(name, n)]
+                seeds = next((per[(d, n)] for d in names if (d, n) in per), {})
                 rs = [r for s, r in per.get((m, n), {}).items() if s in seeds]
                 if not rs:
                     cells.append("not run")
@@ -308,22 +308,25 @@ def defaults_report(rows):
                 acc = [r["accuracy"] for r in rs]
                 cells.append(f"{median(rs, 'accuracy'):.3f} ({min(acc):.3f} to {max(acc):.3f}; "
                              f"{median(rs, 'fit_s'):.0f} s; {len(rs)})")
-            body.append([f"**{m}**" if m == name else m, *cells])
+            body.append([f"**{m}**" if m in names else m, *cells])
         lines += markdown(["model"] + [f"{n:,} labels" for n in labels], body) + [""]
         lines += ["Paired with the same label draws (median of the differences, in points):",
                   ""]
-        for n in labels:
-            mine = per[(name, n)]
-            parts = []
-            for b in models[1:]:
-                theirs = per.get((b, n), {})
-                diffs = [mine[s]["accuracy"] - theirs[s]["accuracy"] for s in mine
-                         if s in theirs]
-                if diffs:
-                    ahead = sum(d > 0 for d in diffs)
-                    parts.append(f"against {b} {100 * statistics.median(diffs):+.1f}, ahead "
-                                 f"on {ahead} of {len(diffs)}")
-            lines.append(f"- {n:,} labels: " + "; ".join(parts) + ".")
+        for name in names:
+            for n in labels:
+                mine = per.get((name, n), {})
+                parts = []
+                for b in models[len(names):]:
+                    theirs = per.get((b, n), {})
+                    diffs = [mine[s]["accuracy"] - theirs[s]["accuracy"] for s in mine
+                             if s in theirs]
+                    if diffs:
+                        ahead = sum(d > 0 for d in diffs)
+                        parts.append(f"against {b} {100 * statistics.median(diffs):+.1f}, "
+                                     f"ahead on {ahead} of {len(diffs)}")
+                if parts:
+                    prefix = f"{name}, " if len(names) > 1 else ""
+                    lines.append(f"- {prefix}{n:,} labels: " + "; ".join(parts) + ".")
         lines.append("")
     return lines
 
