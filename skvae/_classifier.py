@@ -41,6 +41,10 @@ UNLABELLED = -1
 _M1_CODE_SIZE = 50
 _M1_BETA = 0.1
 _M1_IMAGE_HIDDEN = (256,)
+# M2 models the row beside M1's code only for rows this narrow (twice M1's largest code;
+# the 64 pixels of the 8x8 digits): on wider rows, 784 pixels say, a Gaussian M2 on the
+# standardised row spends itself on the pixels and loses to an SVC (docs/classifier.md).
+_ROWS_IN_M2 = 2 * _M1_CODE_SIZE
 # Training length of M1 and of M2 on the code, in gradient steps: 2000, or 1000 with a
 # conv M1 (a cost cap: its steps are the dearest). With max_iter='auto' only.
 _CODE_STEPS = {"images": 1000, "other": 4000}
@@ -582,11 +586,10 @@ class VAEClassifier(
         seed = int(torch.randint(2**31 - 1, ()))
         m1 = self._code_model(X32.shape[1], seed).fit(X32)
         features = m1.transform(X32)
-        # Images (a conv M1): M2 models the code. Otherwise M2 models the row and its code
-        # side by side (measured best on small inputs such as the 8x8 digits,
-        # docs/classifier.md).
-        images = self._images()
-        if not images:
+        # M2 models the row and its code side by side for narrow rows that are not
+        # images (measured best on the 8x8 digits, docs/classifier.md), else the code.
+        rows_in_m2 = not self._images() and X32.shape[1] <= _ROWS_IN_M2
+        if rows_in_m2:
             features = np.concatenate([X32, features], axis=1)
         loc = features.mean(axis=0)
         scale = features.std(axis=0)
@@ -594,11 +597,11 @@ class VAEClassifier(
         features = np.ascontiguousarray((features - loc) / scale, dtype=np.float32)
         n_m2, k, n_rows = features.shape[1], len(self.classes_), X32.shape[1]
         arch = make_architecture("mlp", self._hidden_sizes())
-        # q(y | .) reads [row, code] (for images the raw pixels beside the code, else M2's
-        # own input): the row through the classifier architecture's own row layers (a
-        # conv net's convolutions, freshly initialised; none for 'mlp'), the code joined
-        # after them, then the fully connected layers (docs/classifier.md).
-        n_code = n_m2 if images else n_m2 - n_rows
+        # q(y | .) reads [row, code] (M2's own input, or the raw row beside the code): the
+        # row through the classifier architecture's own row layers (a conv net's
+        # convolutions, freshly initialised; none for 'mlp'), the code joined after them,
+        # then the fully connected layers (docs/classifier.md).
+        n_code = n_m2 - n_rows if rows_in_m2 else n_m2
         body = JoinedBody(self._architectures()[-1].row_body(n_rows), n_rows, n_code,
                           self._hidden_sizes())
         classifier = Classifier(body, body.n_hidden, k)
@@ -606,8 +609,8 @@ class VAEClassifier(
                 arch.decoder(self.n_components + k, n_m2),
                 make_likelihood("gaussian", n_m2), k)
         module = StackedM2(m1.net_.module_, m2, torch.as_tensor(loc), torch.as_tensor(scale),
-                           model_input="code" if images else "rows_and_code",
-                           classifier_input="with_rows" if images else "model_input")
+                           model_input="rows_and_code" if rows_in_m2 else "code",
+                           classifier_input="model_input" if rows_in_m2 else "with_rows")
         net = self._make_net(module, device, early_stopping)
         net.initialize()
         # M1 is frozen: M2's input is computed once here, not at every step.

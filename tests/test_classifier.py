@@ -341,6 +341,22 @@ def test_code_model_on_images_classifies_the_pixels_through_the_convolutions(dig
     assert isinstance(plain.row_body, torch.nn.Identity)
 
 
+def test_code_model_on_wide_rows_models_the_code_alone(digits):
+    """Rows wider than twice M1's largest code (100 features) are not modelled by M2
+    (a Gaussian M2 spends itself on them): M2 models the code, its classifier reads the
+    rows beside it, as for images."""
+    X_train, X_test, y_train, y_test = digits
+    wide = np.hstack([X_train, X_train[:, ::-1]])  # 128 features, still in [0, 1]
+    y = np.where(np.arange(len(y_train)) < 300, y_train, -1)
+    clf = small(max_iter=2).fit(wide, y)
+    module = clf.net_.module_
+    assert module.model_input == "code" and module.classifier_input == "with_rows"
+    assert module.n_code == 50 and module.m2.classifier.body.n_row == 128
+    assert clf.predict(np.hstack([X_test, X_test[:, ::-1]])).shape == (len(X_test),)
+    narrow = small(max_iter=1).fit(X_train, y).net_.module_
+    assert narrow.model_input == "rows_and_code"
+
+
 def test_representation_auto_reads_the_inputs_when_every_row_is_labelled(digits, labelled_model):
     assert labelled_model.representation_ == "input"
     assert labelled_model.labelled_batch_size_ == 0
