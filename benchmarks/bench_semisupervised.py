@@ -334,7 +334,9 @@ def defaults_report(rows):
 def plot(rows, path):
     import matplotlib.pyplot as plt
 
-    panels = curves(rows)
+    # A curve needs two label counts: single-count runs (a timing check) stay in the tables.
+    panels = {key: models for key, models in curves(rows).items()
+              if len({n for by_n in models.values() for n in by_n}) > 1}
     fig, axes = plt.subplots(1, len(panels), figsize=(8 * len(panels), 5.5), squeeze=False)
     for ax, ((dataset, n_train), models) in zip(axes[0], panels.items(), strict=True):
         for i, (name, by_n) in enumerate(models.items()):
