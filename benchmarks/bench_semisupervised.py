@@ -271,7 +271,7 @@ def is_defaults(model):
 
 
 def latest_per_seed(rows):
-    """{(model, n_labelled): {seed: accuracy}}, the last row of a repeated draw winning."""
+    """{(model, n_labelled): {seed: row}}, the last row of a repeated draw winning."""
     out = {}
     for r in rows:
         out.setdefault((r["model"], r["n_labelled"]), {})[r["seed"]] = r
@@ -293,7 +293,10 @@ def defaults_report(rows):
             continue
         labels = sorted({n for m, n in per if m in names})
         models = names + [b for b in BASELINES if any((b, n) in per for n in labels)]
-        lines += [f"## {dataset}: {n_train} training rows", "",
+        if not lines:
+            lines += ["## The defaults against SVC and LabelSpreading", "",
+                      "Rows of `--defaults` runs; the curves of every model follow.", ""]
+        lines += [f"### {dataset}: {n_train} training rows", "",
                   "Test accuracy, median over the label draws (range; median fit seconds; "
                   "draws), on the draws the defaults ran:", ""]
         body = []
@@ -386,16 +389,10 @@ def main(argv=None):
                              "these (e.g. 'on pixels (M2)', labelled_batch_size, SVC)")
     args = parser.parse_args(argv)
     command = start(args)
-    rows = save("semisupervised", [] if args.report_only else run(args), args, command,
-                table=table, plot=plot,
-                title="Semi-supervised label curves: skvae's VAE models against SVC and "
-                      "LabelSpreading")
-    report = ["# The defaults against SVC and LabelSpreading", "",
-              "From `semisupervised.csv` (rows of `--defaults` runs); rebuilt by every run "
-              "of `bench_semisupervised.py`.", "", *defaults_report(rows)]
-    (args.out / "semisupervised_defaults.md").write_text("\n".join(report))
-    print("\n".join(report))
-
+    save("semisupervised", [] if args.report_only else run(args), args, command,
+         table=lambda rows: defaults_report(rows) + table(rows), plot=plot,
+         title="Semi-supervised label curves: skvae's VAE models against SVC and "
+               "LabelSpreading")
 
 if __name__ == "__main__":
     main()

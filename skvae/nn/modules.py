@@ -243,12 +243,18 @@ class JoinedBody(nn.Module):
     def __init__(self, row_body, n_row, n_extra, hidden_layer_sizes):
         super().__init__()
         self.row_body = row_body
-        self.n_row = int(n_row)
-        n_joined = feature_width(row_body, self.n_row) + int(n_extra)
+        self.n_row, self.n_extra = int(n_row), int(n_extra)
+        n_joined = feature_width(row_body, self.n_row) + self.n_extra
         self.dense = mlp_body(n_joined, tuple(hidden_layer_sizes))
         self.n_hidden = ([n_joined, *hidden_layer_sizes])[-1]
 
     def forward(self, x):
+        if x.shape[1] != self.n_row + self.n_extra:
+            raise ValueError(
+                f"JoinedBody expects {self.n_row} row columns and {self.n_extra} extra "
+                f"columns side by side ({self.n_row + self.n_extra} in all), got "
+                f"{x.shape[1]}; pass torch.cat([rows, extra], dim=1)."
+            )
         rows, extra = x[:, :self.n_row], x[:, self.n_row:]
         return self.dense(torch.cat([self.row_body(rows).flatten(1), extra], dim=1))
 

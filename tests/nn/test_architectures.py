@@ -87,6 +87,8 @@ def test_row_body_feeds_a_joined_body(name):
     y = x.clone()
     y[:, 64:] += 1.0
     assert not torch.allclose(body(x), body(y))
+    with pytest.raises(ValueError, match="64 row columns and 3 extra"):
+        body(torch.rand(5, 64))
 
 
 def test_a_user_encoder_is_the_row_body():
