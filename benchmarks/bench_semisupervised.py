@@ -218,15 +218,20 @@ def label(model, settings):
 
 
 def curves(rows):
-    """{(dataset, n_train): {label: {n_labelled: rows}}}."""
+    """{(dataset, n_train): {label: {n_labelled: rows}}}, one row per seed.
+
+    A draw run more than once (the same seed appended by several runs) counts once: its
+    last row, as in the defaults report.
+    """
     out = {}
     for key, sub in group(rows, ["dataset", "n_train"]).items():
         out[key] = {}
         for (model, *values), rs in group(sub, ["model", *SETTINGS]).items():
-            by_n = out[key].setdefault(label(model, dict(zip(SETTINGS, values, strict=True))),
-                                       {})
+            by_seed = {}
             for r in rs:
-                by_n.setdefault(r["n_labelled"], []).append(r)
+                by_seed.setdefault(r["n_labelled"], {})[r["seed"]] = r
+            out[key][label(model, dict(zip(SETTINGS, values, strict=True)))] = {
+                n: list(seeds.values()) for n, seeds in by_seed.items()}
     return out
 
 
