@@ -61,6 +61,10 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         real-valued data and learns one noise scale per feature.
     beta : float, default=1.0
         Weight of the KL term (beta-VAE). Larger values give smoother, less detailed codes.
+        Smaller ones keep more of the code in use, at the cost of worse samples: for
+        features in front of an SVM on images, ``beta=0.1`` with ``n_components=50``
+        measured best (Fashion-MNIST: on a par with an SVC on the pixels, ahead of
+        ``PCA(50)``; see the user guide's page on choosing ``beta``).
     beta_warmup : int, default=0
         KL warm-up: the KL weight rises linearly from 0 in the first epoch to ``beta``
         at epoch ``beta_warmup + 1`` (Bowman et al. 2016, Sonderby et al. 2016), a
