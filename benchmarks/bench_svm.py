@@ -139,17 +139,15 @@ def plot(rows, path):
     import matplotlib.pyplot as plt
 
     sizes = sorted({r["n_train"] for r in rows}, reverse=True)
-    fig, axes = plt.subplots(1, len(sizes), figsize=(7 * len(sizes), 5), squeeze=False)
+    fig, axes = plt.subplots(1, len(sizes), figsize=(9.5 * len(sizes), 5), squeeze=False)
     for ax, n in zip(axes[0], sizes, strict=True):
         sub = [r for r in rows if r["n_train"] == n]
         for (model,), rs in group(sub, ["model"]).items():
             total, acc = median(rs, "fit_s") + median(rs, "predict_s"), median(rs, "accuracy")
-            ax.scatter(total, acc, s=40)
-            ax.annotate(model, (total, acc), fontsize=7, xytext=(4, 3),
-                        textcoords="offset points")
+            # A legend, not labels next to the points: close points made them overlap.
+            ax.scatter(total, acc, s=40, label=model)
         ax.set_xscale("log")
-        lo, hi = ax.get_xlim()
-        ax.set_xlim(lo, hi * 4)  # room for the labels
+        ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(1.01, 0.0))
         ax.set_xlabel("fit + predict seconds (log scale)")
         ax.set_ylabel("test accuracy")
         ax.set_title(f"Fashion-MNIST, {n} train / {sub[0]['n_test']} test")
