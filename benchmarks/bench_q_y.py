@@ -10,10 +10,13 @@ estimator's optimiser (AdamW, ``learning_rate_init=1e-3``, ``weight_decay=0``) a
 size (256 rows from 2,000 rows on) on the 60,000 Fashion-MNIST training images, and
 scores it on the 10,000 test images after every epoch: the accuracy the 100-epoch default
 fit can reach, at a fraction of its cost (no encoder or decoder passes).
-``--dropout p`` adds dropout before the class head, a change the estimator does not have.
+``--dropout p`` adds dropout before the class head, ``--feature-dropout p`` on the
+convolutions' flattened features (before the fully connected layers): changes the
+estimator does not have.
 
     python benchmarks/bench_q_y.py                 # 100 epochs, as the default fit
     python benchmarks/bench_q_y.py --epochs 40 --dropout 0.5
+    python benchmarks/bench_q_y.py --epochs 40 --dropout 0.5 --feature-dropout 0.25
 
 Appends one row per epoch to ``benchmarks/results/q_y.csv``; rebuilds ``q_y.md``.
 """
@@ -27,7 +30,7 @@ from torch import nn
 
 from skvae.nn import ConvArchitecture
 
-SETTINGS = ("hidden_layer_sizes", "dropout", "batch_size", "seed")
+SETTINGS = ("hidden_layer_sizes", "dropout", "feature_dropout", "batch_size", "seed")
 CHECKPOINTS = (5, 10, 15, 20, 30, 40, 60, 80, 100)
 
 
@@ -38,11 +41,14 @@ def run(args):
     net = ConvArchitecture(hidden, image_shape=(1, 28, 28)).classifier(784, 10)
     if args.dropout:
         net.head = nn.Sequential(nn.Dropout(args.dropout), net.head)
+    if args.feature_dropout:
+        net.body.dense = nn.Sequential(nn.Dropout(args.feature_dropout), net.body.dense)
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=0.0)
     X, y = torch.from_numpy(X_tr), torch.from_numpy(y_tr.astype(np.int64))
     X_test = torch.from_numpy(X_te)
     order = torch.Generator().manual_seed(args.seed)
     settings = {"hidden_layer_sizes": str(hidden), "dropout": args.dropout,
+                "feature_dropout": args.feature_dropout,
                 "batch_size": args.batch_size, "seed": args.seed}
     rows, t0 = [], time.perf_counter()
     for epoch in range(1, args.epochs + 1):
@@ -81,6 +87,7 @@ def main(argv=None):
     parser = make_parser(__doc__)
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--dropout", type=float, default=0.0)
+    parser.add_argument("--feature-dropout", type=float, default=0.0)
     parser.add_argument("--hidden", type=int, nargs="+", default=[256, 128])
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--seed", type=int, default=0)
