@@ -227,11 +227,8 @@ def curves(rows):
     for key, sub in group(rows, ["dataset", "n_train"]).items():
         out[key] = {}
         for (model, *values), rs in group(sub, ["model", *SETTINGS]).items():
-            by_seed = {}
-            for r in rs:
-                by_seed.setdefault(r["n_labelled"], {})[r["seed"]] = r
             out[key][label(model, dict(zip(SETTINGS, values, strict=True)))] = {
-                n: list(seeds.values()) for n, seeds in by_seed.items()}
+                n: list(seeds.values()) for (_, n), seeds in latest_per_seed(rs).items()}
     return out
 
 
@@ -398,6 +395,7 @@ def main(argv=None):
          table=lambda rows: defaults_report(rows) + table(rows), plot=plot,
          title="Semi-supervised label curves: skvae's VAE models against SVC and "
                "LabelSpreading")
+
 
 if __name__ == "__main__":
     main()

@@ -45,7 +45,7 @@ _M1_IMAGE_HIDDEN = (256,)
 # the 64 pixels of the 8x8 digits): on wider rows, 784 pixels say, a Gaussian M2 on the
 # standardised row spends itself on the pixels and loses to an SVC (docs/classifier.md).
 _ROWS_IN_M2 = 2 * _M1_CODE_SIZE
-# Training length of M1 and of M2 on the code, in gradient steps: 2000, or 1000 with a
+# Training length of M1 and of M2 on the code, in gradient steps: 4000, or 1000 with a
 # conv M1 (a cost cap: its steps are the dearest). With max_iter='auto' only.
 _CODE_STEPS = {"images": 1000, "other": 4000}
 # batch_size='auto': 256 rows per step from this many rows on, else 128.
