@@ -109,6 +109,8 @@ class MLPArchitecture(Architecture):
 class ConvArchitecture(Architecture):
     """Two stride-2 3 x 3 convolutions (32 and 64 channels), then the hidden layers;
     the decoder mirrors them with transposed convolutions (``architecture='conv'``).
+    The classifier is the encoder's network with dropout (:attr:`classifier_dropout`)
+    on the convolutions' output and before the class head.
 
     Parameters
     ----------
@@ -123,6 +125,8 @@ class ConvArchitecture(Architecture):
     >>> arch = ConvArchitecture((16,), image_shape=(1, 8, 8))
     >>> arch.classifier(64, 3)(torch.zeros(2, 64)).shape
     torch.Size([2, 3])
+    >>> arch.classifier(64, 3).dropout
+    Dropout(p=0.5, inplace=False)
     >>> arch.decoder(2, 64)(torch.zeros(2, 2)).shape
     torch.Size([2, 64])
     """
@@ -131,6 +135,11 @@ class ConvArchitecture(Architecture):
     needs_image = True
     #: Channels of the stride-2 convolutions (encoder order).
     channels = (32, 64)
+    #: Dropout in the classifier ``q(y | x)`` (:meth:`classifier`): on the convolutions'
+    #: flattened output and again before the class head. On the 60,000 labelled
+    #: Fashion-MNIST images it lifts the classifier from 0.913 to 0.924 test accuracy
+    #: after 100 epochs (``benchmarks/results/q_y.md``). The encoder has none.
+    classifier_dropout = 0.5
 
     def _shape(self, n_features):
         return check_image_shape(self.image_shape, n_features)
@@ -140,6 +149,13 @@ class ConvArchitecture(Architecture):
 
     def row_body(self, n_features):
         return ConvBody(self._shape(n_features), self.channels, ())
+
+    def classifier(self, n_features, n_classes):
+        """The encoder's body with dropout (:attr:`classifier_dropout`), and a class head."""
+        p = self.classifier_dropout
+        body = ConvBody(self._shape(n_features), self.channels, self.hidden_layer_sizes,
+                        dropout=p)
+        return Classifier(body, body.n_hidden, n_classes, dropout=p)
 
     def decoder(self, n_inputs, n_features):
         return ConvDecoder(n_inputs, self._shape(n_features), self.channels[::-1],
@@ -206,6 +222,11 @@ class CustomArchitecture(Architecture):
         if self.encoder_spec is None:
             return self.base.row_body(n_features)
         return _build(self.encoder_spec, n_features)
+
+    def classifier(self, n_features, n_classes):
+        if self.encoder_spec is None:
+            return self.base.classifier(n_features, n_classes)
+        return super().classifier(n_features, n_classes)
 
     def decoder(self, n_inputs, n_features):
         if self.decoder_spec is None:

@@ -14,7 +14,7 @@ import numbers
 import numpy as np
 from torch import nn
 
-from .modules import MLP, GaussianEncoder, mlp_body
+from .modules import MLP, GaussianEncoder, dropout_layer, mlp_body
 
 __all__ = ["ConvBody", "ConvEncoder", "ConvDecoder", "conv_sizes", "check_image_shape"]
 
@@ -116,6 +116,9 @@ class ConvBody(nn.Module):
         Output channels of the convolutions, one stride-2 layer each.
     hidden_layer_sizes : sequence of int, default=(256,)
         Widths of the fully connected layers after the convolutions.
+    dropout : float, default=0.0
+        Probability of dropout on the convolutions' flattened output, before the
+        fully connected layers, in [0, 1) (training mode only; 0 adds no layer).
 
     Examples
     --------
@@ -125,7 +128,8 @@ class ConvBody(nn.Module):
     (torch.Size([3, 16]), 16)
     """
 
-    def __init__(self, image_shape, channels=(32, 64), hidden_layer_sizes=(256,)):
+    def __init__(self, image_shape, channels=(32, 64), hidden_layer_sizes=(256,),
+                 dropout=0.0):
         super().__init__()
         self.image_shape = check_image_shape(image_shape)
         c, h, w = self.image_shape
@@ -133,6 +137,7 @@ class ConvBody(nn.Module):
         for c_in, c_out in zip((c, *channels[:-1]), channels, strict=True):
             layers += [nn.Conv2d(c_in, c_out, kernel_size=3, stride=2, padding=1), nn.ReLU()]
         self.conv = nn.Sequential(*layers)
+        self.dropout = dropout_layer(dropout)
         h_out, w_out = conv_sizes(h, w, len(channels))[-1]
         n_flat = (channels[-1] if channels else c) * h_out * w_out
         self.dense = mlp_body(n_flat, tuple(hidden_layer_sizes))
@@ -140,7 +145,7 @@ class ConvBody(nn.Module):
 
     def forward(self, x):
         h = self.conv(x.reshape(x.shape[0], *self.image_shape))
-        return self.dense(h.flatten(1))
+        return self.dense(self.dropout(h.flatten(1)))
 
 
 class ConvEncoder(GaussianEncoder):

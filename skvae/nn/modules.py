@@ -12,7 +12,7 @@ from .likelihoods import Likelihood
 from .losses import elbo_parts, log_importance_weights
 
 __all__ = ["MLP", "GaussianEncoder", "MLPEncoder", "MLPDecoder", "Classifier",
-           "DecoderModel", "VAE", "JoinedBody", "feature_width"]
+           "DecoderModel", "VAE", "JoinedBody", "dropout_layer", "feature_width"]
 
 
 class MLP(nn.Sequential):
@@ -122,6 +122,13 @@ class GaussianEncoder(nn.Module):
         return self.from_features(self.features(x), c)
 
 
+def dropout_layer(p):
+    """``nn.Dropout(p)``, or the identity for ``p == 0`` (no layer, no random draws)."""
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"A dropout probability must be in [0, 1), got {p!r}.")
+    return nn.Dropout(p) if p > 0 else nn.Identity()
+
+
 def mlp_body(n_features, hidden_layer_sizes):
     """Fully connected hidden layers with ReLU after each (identity if there are none)."""
     if not hidden_layer_sizes:
@@ -191,21 +198,27 @@ class Classifier(nn.Module):
     n_hidden : int
         Width of the body's flattened output.
     n_classes : int
+    dropout : float, default=0.0
+        Probability of dropout on the features before the class head, in [0, 1)
+        (active in training mode only; 0 adds no layer).
 
     Examples
     --------
     >>> import torch
     >>> Classifier(MLP([6, 5]), 5, 3)(torch.zeros(2, 6)).shape
     torch.Size([2, 3])
+    >>> Classifier(MLP([6, 5]), 5, 3, dropout=0.5).dropout
+    Dropout(p=0.5, inplace=False)
     """
 
-    def __init__(self, body, n_hidden, n_classes):
+    def __init__(self, body, n_hidden, n_classes, dropout=0.0):
         super().__init__()
         self.body = body
+        self.dropout = dropout_layer(dropout)
         self.head = nn.Linear(int(n_hidden), int(n_classes))
 
     def forward(self, x):
-        return self.head(self.body(x.reshape(x.shape[0], -1)).flatten(1))
+        return self.head(self.dropout(self.body(x.reshape(x.shape[0], -1)).flatten(1)))
 
 
 class JoinedBody(nn.Module):
