@@ -10,13 +10,14 @@ estimator's optimiser (AdamW, ``learning_rate_init=1e-3``, ``weight_decay=0``) a
 size (256 rows from 2,000 rows on) on the 60,000 Fashion-MNIST training images, and
 scores it on the 10,000 test images after every epoch: the accuracy the 100-epoch default
 fit can reach, at a fraction of its cost (no encoder or decoder passes).
-``--dropout p`` adds dropout before the class head, ``--feature-dropout p`` on the
-convolutions' flattened features (before the fully connected layers): changes the
-estimator does not have.
+``--dropout p`` sets the dropout before the class head, ``--feature-dropout p`` the one
+on the convolutions' flattened features (before the fully connected layers); both default
+to the estimator's ``ConvArchitecture.classifier_dropout`` (0.5; it had none before
+commit 457506b: rows with 0 and 0 are that network).
 
     python benchmarks/bench_q_y.py                 # 100 epochs, as the default fit
-    python benchmarks/bench_q_y.py --epochs 40 --dropout 0.5
-    python benchmarks/bench_q_y.py --epochs 40 --dropout 0.5 --feature-dropout 0.25
+    python benchmarks/bench_q_y.py --epochs 40 --dropout 0.5 --feature-dropout 0
+    python benchmarks/bench_q_y.py --dropout 0 --feature-dropout 0   # no dropout
 
 Appends one row per epoch to ``benchmarks/results/q_y.csv``; rebuilds ``q_y.md``.
 """
@@ -39,10 +40,9 @@ def run(args):
     torch.manual_seed(args.seed)
     hidden = tuple(args.hidden)
     net = ConvArchitecture(hidden, image_shape=(1, 28, 28)).classifier(784, 10)
-    if args.dropout:
-        net.head = nn.Sequential(nn.Dropout(args.dropout), net.head)
-    if args.feature_dropout:
-        net.body.dense = nn.Sequential(nn.Dropout(args.feature_dropout), net.body.dense)
+    net.dropout = nn.Dropout(args.dropout) if args.dropout else nn.Identity()
+    net.body.dropout = (nn.Dropout(args.feature_dropout) if args.feature_dropout
+                        else nn.Identity())
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=0.0)
     X, y = torch.from_numpy(X_tr), torch.from_numpy(y_tr.astype(np.int64))
     X_test = torch.from_numpy(X_te)
@@ -86,8 +86,9 @@ def table(rows):
 def main(argv=None):
     parser = make_parser(__doc__)
     parser.add_argument("--epochs", type=int, default=100)
-    parser.add_argument("--dropout", type=float, default=0.0)
-    parser.add_argument("--feature-dropout", type=float, default=0.0)
+    parser.add_argument("--dropout", type=float, default=ConvArchitecture.classifier_dropout)
+    parser.add_argument("--feature-dropout", type=float,
+                        default=ConvArchitecture.classifier_dropout)
     parser.add_argument("--hidden", type=int, nargs="+", default=[256, 128])
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--seed", type=int, default=0)

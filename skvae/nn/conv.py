@@ -14,7 +14,7 @@ import numbers
 import numpy as np
 from torch import nn
 
-from .modules import MLP, GaussianEncoder, dropout_layer, mlp_body
+from .modules import MLP, GaussianEncoder, _dropout_layer, mlp_body
 
 __all__ = ["ConvBody", "ConvEncoder", "ConvDecoder", "conv_sizes", "check_image_shape"]
 
@@ -137,7 +137,7 @@ class ConvBody(nn.Module):
         for c_in, c_out in zip((c, *channels[:-1]), channels, strict=True):
             layers += [nn.Conv2d(c_in, c_out, kernel_size=3, stride=2, padding=1), nn.ReLU()]
         self.conv = nn.Sequential(*layers)
-        self.dropout = dropout_layer(dropout)
+        self.dropout = _dropout_layer(dropout)
         h_out, w_out = conv_sizes(h, w, len(channels))[-1]
         n_flat = (channels[-1] if channels else c) * h_out * w_out
         self.dense = mlp_body(n_flat, tuple(hidden_layer_sizes))

@@ -12,7 +12,7 @@ from .likelihoods import Likelihood
 from .losses import elbo_parts, log_importance_weights
 
 __all__ = ["MLP", "GaussianEncoder", "MLPEncoder", "MLPDecoder", "Classifier",
-           "DecoderModel", "VAE", "JoinedBody", "dropout_layer", "feature_width"]
+           "DecoderModel", "VAE", "JoinedBody", "feature_width"]
 
 
 class MLP(nn.Sequential):
@@ -122,7 +122,7 @@ class GaussianEncoder(nn.Module):
         return self.from_features(self.features(x), c)
 
 
-def dropout_layer(p):
+def _dropout_layer(p):
     """``nn.Dropout(p)``, or the identity for ``p == 0`` (no layer, no random draws)."""
     if not 0.0 <= p < 1.0:
         raise ValueError(f"A dropout probability must be in [0, 1), got {p!r}.")
@@ -214,7 +214,7 @@ class Classifier(nn.Module):
     def __init__(self, body, n_hidden, n_classes, dropout=0.0):
         super().__init__()
         self.body = body
-        self.dropout = dropout_layer(dropout)
+        self.dropout = _dropout_layer(dropout)
         self.head = nn.Linear(int(n_hidden), int(n_classes))
 
     def forward(self, x):

@@ -7,6 +7,7 @@ from torch import nn
 from skvae.nn import (
     ARCHITECTURES,
     ConvArchitecture,
+    ConvBody,
     CustomArchitecture,
     GaussianEncoder,
     JoinedBody,
@@ -96,3 +97,35 @@ def test_a_user_encoder_is_the_row_body():
     assert isinstance(arch.row_body(64), TwoLayer)
     assert isinstance(make_architecture("conv", (16,), (1, 8, 8)).row_body(64).conv,
                       nn.Sequential)
+
+
+def test_the_conv_classifier_has_dropout_and_the_rest_none():
+    """Dropout on the conv features and before the head of q(y | x), training mode only;
+    the encoder, the MLP classifier and M1 + M2's row body have none."""
+    conv = make_architecture("conv", (16,), (1, 8, 8))
+    clf = conv.classifier(64, 3)
+    p = ConvArchitecture.classifier_dropout
+    assert 0 < p < 1
+    assert isinstance(clf.dropout, nn.Dropout) and clf.dropout.p == p
+    assert isinstance(clf.body.dropout, nn.Dropout) and clf.body.dropout.p == p
+    x = torch.rand(6, 64)
+    torch.manual_seed(0)
+    assert not torch.equal(clf(x), clf(x))  # a new mask per pass
+    clf.eval()
+    assert torch.equal(clf(x), clf(x))
+    assert not any(isinstance(m, nn.Dropout) for m in conv.encoder(64, 2).modules())
+    assert not any(isinstance(m, nn.Dropout) for m in conv.row_body(64).modules())
+    mlp = make_architecture("mlp", (16,)).classifier(64, 3)
+    assert not any(isinstance(m, nn.Dropout) for m in mlp.modules())
+    # A conv architecture with only the decoder replaced keeps its classifier; a user
+    # encoder is the classifier's body as it is (no dropout added to it).
+    custom = make_architecture("conv", (16,), (1, 8, 8), decoder=nn.Linear(2, 64))
+    assert isinstance(custom.classifier(64, 3).dropout, nn.Dropout)
+    custom = make_architecture("conv", (16,), (1, 8, 8), encoder=TwoLayer)
+    assert not any(isinstance(m, nn.Dropout) for m in custom.classifier(64, 3).modules())
+
+
+@pytest.mark.parametrize("p", [-0.1, 1.0, 1.5])
+def test_dropout_out_of_range_is_a_clear_error(p):
+    with pytest.raises(ValueError, match=r"dropout probability must be in \[0, 1\)"):
+        ConvBody((1, 8, 8), dropout=p)
