@@ -12,6 +12,7 @@ never from live hyperparameters.
 
 import contextlib
 import copy
+import math
 import warnings
 from numbers import Integral, Real
 
@@ -96,6 +97,25 @@ def _seeded(seed, device):
         yield
 
 
+# batch_size='auto': 256 rows per step from this many rows on, else 128.
+_LARGE_ROWS = 2000
+# max_iter='auto' (VAETransformer): as many epochs as give this many gradient steps, at
+# most _AUTO_MAX_EPOCHS. 5,000 steps are the 20 epochs of 60,000 rows at 256 rows per
+# step whose conv code fed an SVC as well as the pixels (docs/choosing.md).
+_AUTO_STEPS = 5000
+_AUTO_MAX_EPOCHS = 100
+
+
+def auto_batch_size(n_rows):
+    """``batch_size='auto'``: 256 rows per step from 2,000 training rows on, else 128."""
+    return 256 if n_rows >= _LARGE_ROWS else 128
+
+
+def epochs_for_steps(steps, n_rows, batch_size):
+    """The number of epochs (at least 1) that gives about ``steps`` gradient steps."""
+    return max(1, math.ceil(steps / math.ceil(n_rows / batch_size)))
+
+
 #: Hyperparameters that shape the network: changing one needs a new ``fit``.
 _STRUCTURAL = ("n_components", "hidden_layer_sizes", "architecture",
                "classifier_architecture", "image_shape", "encoder", "decoder", "likelihood",
@@ -141,8 +161,8 @@ class BaseVAE(BaseEstimator):
         "beta_warmup": [Interval(Integral, 0, None, closed="left")],
         "n_importance_samples": [Interval(Integral, 1, None, closed="left")],
         "data_placement": [StrOptions(set(DATA_PLACEMENTS))],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left"), None],
@@ -382,8 +402,11 @@ class BaseVAE(BaseEstimator):
 
     def _resolve_training(self, n_rows, targets):
         """Settle the data-dependent settings of a new fit (batch size, epochs, ...)."""
-        self._train_batch_size = self.batch_size
-        self._train_max_iter = self.max_iter
+        self._train_batch_size = (auto_batch_size(n_rows) if self.batch_size == "auto"
+                                  else self.batch_size)
+        self._train_max_iter = (
+            min(_AUTO_MAX_EPOCHS, epochs_for_steps(_AUTO_STEPS, n_rows, self._train_batch_size))
+            if self.max_iter == "auto" else self.max_iter)
 
     def _new_net(self, X32, targets, device, early_stopping):
         """A new, initialised net for X32, and the inputs to train it on.

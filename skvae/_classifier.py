@@ -1,6 +1,5 @@
 """VAEClassifier: a VAE and a classifier trained together, also from unlabelled rows."""
 
-import math
 from numbers import Integral, Real
 
 import numpy as np
@@ -17,7 +16,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _num_samples, check_consistent_length, column_or_1d
 
-from ._base import BaseVAE
+from ._base import BaseVAE, auto_batch_size, epochs_for_steps
 from ._net import BatchIterator
 from .nn import (
     ARCHITECTURES,
@@ -48,8 +47,6 @@ _ROWS_IN_M2 = 2 * _M1_CODE_SIZE
 # Training length of M1 and of M2 on the code, in gradient steps: 4000, or 1000 with a
 # conv M1 (a cost cap: its steps are the dearest). With max_iter='auto' only.
 _CODE_STEPS = {"images": 1000, "other": 4000}
-# batch_size='auto': 256 rows per step from this many rows on, else 128.
-_LARGE_ROWS = 2000
 # max_iter='auto' with representation 'input': epochs.
 _INPUT_EPOCHS = 100
 
@@ -368,8 +365,6 @@ class VAEClassifier(
         "labelled_batch_size": [Interval(Integral, 1, None, closed="left"),
                                 StrOptions({"auto"}), None],
         "representation": [StrOptions({"auto", "input", "code"})],
-        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
-        "max_iter": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
     }
 
     _stratify = True
@@ -534,17 +529,15 @@ class VAEClassifier(
             self.representation_ = "code" if unlabelled else "input"
         else:
             self.representation_ = self.representation
-        self._train_batch_size = (
-            (256 if n_rows >= _LARGE_ROWS else 128) if self.batch_size == "auto"
-            else self.batch_size)
+        self._train_batch_size = (auto_batch_size(n_rows) if self.batch_size == "auto"
+                                  else self.batch_size)
         if self.max_iter != "auto":
             self._train_max_iter = self.max_iter
         elif self.representation_ == "input":
             self._train_max_iter = _INPUT_EPOCHS
         else:
             steps = _CODE_STEPS["images" if self._images() else "other"]
-            self._train_max_iter = max(1, math.ceil(
-                steps / math.ceil(n_rows / self._train_batch_size)))
+            self._train_max_iter = epochs_for_steps(steps, n_rows, self._train_batch_size)
         n_labelled = int(np.sum(targets != UNLABELLED))
         if self.labelled_batch_size != "auto":
             self.labelled_batch_size_ = self.labelled_batch_size or 0

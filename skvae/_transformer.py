@@ -183,7 +183,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
 
     def __init__(
         self,
-        n_components=16,
+        n_components=50,
         *,
         hidden_layer_sizes=(256, 128),
         architecture="mlp",
@@ -191,10 +191,10 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         encoder=None,
         decoder=None,
         likelihood="bernoulli",
-        beta=1.0,
+        beta=0.1,
         beta_warmup=0,
-        max_iter=100,
-        batch_size=128,
+        max_iter="auto",
+        batch_size="auto",
         learning_rate_init=1e-3,
         weight_decay=0.0,
         tol=None,
