@@ -31,7 +31,9 @@ X_train, X_test = train_test_split(X_known, test_size=0.3, random_state=0,
 rng = np.random.default_rng(0)
 X_noise = rng.uniform(size=(len(X_test), X.shape[1]))
 
-vae = VAETransformer(n_components=8, max_iter=100, device="cpu", random_state=0)
+# A plain VAE (``beta=1``), whose loss is the negative ELBO that ``score_samples`` bounds
+# (the default ``beta=0.1`` makes features for a classifier).
+vae = VAETransformer(n_components=8, beta=1.0, max_iter=100, device="cpu", random_state=0)
 vae.fit(X_train)
 
 # %%

@@ -22,8 +22,8 @@ from skvae.plotting import plot_history
 
 X, y = load_digits(return_X_y=True)
 X = X / 16.0
-vae = VAETransformer(n_components=8, max_iter=300, early_stopping=True, n_iter_no_change=15,
-                     device="cpu", random_state=0)
+vae = VAETransformer(n_components=8, beta=1.0, max_iter=300, early_stopping=True,
+                     n_iter_no_change=15, device="cpu", random_state=0)
 vae.fit(X)
 print(f"stopped after {vae.n_iter_} of {vae.max_iter} epochs")
 

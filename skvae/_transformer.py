@@ -20,12 +20,16 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
 
     The loss minimised is the batch mean of the per-sample reconstruction negative
     log-likelihood plus ``beta`` times the analytic KL divergence to the N(0, I) prior
-    (``beta=1`` is the plain VAE, other values a beta-VAE).
+    (``beta=1`` is the plain VAE, other values a beta-VAE). The defaults make features
+    for a classifier downstream (``beta=0.1``, 50 dimensions): for generating with
+    ``sample`` or scoring with ``score_samples``, ``beta=1`` is the plain VAE.
 
     Parameters
     ----------
-    n_components : int, default=16
+    n_components : int, default=50
         Size of the latent code (the number of output features of ``transform``).
+        With ``beta`` below 1 a code uses many of its dimensions; dimensions the data
+        do not need stay near 0 for every row (see the user guide on choosing it).
     hidden_layer_sizes : sequence of int, default=(256, 128)
         Widths of the encoder's fully connected hidden layers; the decoder mirrors them.
         With ``architecture='conv'`` these come after the convolutions.
@@ -59,21 +63,26 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         Observation model ``p(x | z)``. ``'bernoulli'`` is for data in [0, 1] such as
         pixel intensities (X outside [0, 1] is an error); ``'gaussian'`` is for any
         real-valued data and learns one noise scale per feature.
-    beta : float, default=1.0
+    beta : float, default=0.1
         Weight of the KL term (beta-VAE). Larger values give smoother, less detailed codes.
-        Smaller ones keep more of the code in use, at the cost of worse samples: for
-        features in front of an SVM on images, ``beta=0.1`` with ``n_components=50``
-        measured best (Fashion-MNIST: on a par with an SVC on the pixels, ahead of
-        ``PCA(50)``; see the user guide's page on choosing ``beta``).
+        Smaller ones keep more of the code in use, at the cost of worse samples from
+        the prior. The default 0.1 is for features in front of a classifier: with it
+        and 50 dimensions, a conv code on Fashion-MNIST feeds an SVC as well as the
+        pixels do and better than ``PCA(50)``, and on the 8 x 8 digits an MLP code
+        scores 0.980 with an SVC against 0.941 with ``beta=1`` and 16 dimensions (see
+        the user guide's page on choosing ``beta``). ``beta=1`` is the plain VAE, the
+        one to use for ``sample`` and for a tight ``score_samples``.
     beta_warmup : int, default=0
         KL warm-up: the KL weight rises linearly from 0 in the first epoch to ``beta``
         at epoch ``beta_warmup + 1`` (Bowman et al. 2016, Sonderby et al. 2016), a
         cure for inactive latent dimensions. 0: ``beta`` from the start. The weight
         used at each epoch is in ``history_`` as ``kl_weight``.
-    max_iter : int, default=100
-        Number of training epochs (fewer if early stopping triggers).
-    batch_size : int, default=128
-        Rows per gradient step.
+    max_iter : int or 'auto', default='auto'
+        Number of training epochs (fewer if early stopping triggers). ``'auto'``: as
+        many epochs as give about 5,000 gradient steps, at most 100 (100 epochs up to
+        12,800 rows at 256 rows per step; 22 epochs for 60,000 rows).
+    batch_size : int or 'auto', default='auto'
+        Rows per gradient step. ``'auto'``: 256 from 2,000 training rows on, else 128.
     learning_rate_init : float, default=1e-3
         Step size of the AdamW optimiser (scikit-learn's ``MLPClassifier`` name; its
         ``learning_rate`` is a schedule, so this one is not called that).
@@ -185,7 +194,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         self,
         n_components=50,
         *,
-        hidden_layer_sizes=(256, 128),
+        hidden_layer_sizes=(256,),
         architecture="mlp",
         image_shape=None,
         encoder=None,

@@ -89,13 +89,19 @@ def _timed(fn, *args):
     return out, time.perf_counter() - t0
 
 
-def run_comparison(X_train, y_train, X_test, y_test, *, n_components=16, max_iter=100,
-                   beta=1.0, device="auto", random_state=0, log=None):
+def _given(**params):
+    """The parameters that are not None (None: keep the estimator's default)."""
+    return {k: v for k, v in params.items() if v is not None}
+
+
+def run_comparison(X_train, y_train, X_test, y_test, *, n_components=None, max_iter=None,
+                   beta=None, device="auto", random_state=0, log=None):
     """Fit each model and measure it.
 
     The two pipelines share one trained ``VAETransformer``: it is fitted once, and
     its fit (and transform) time is counted in both rows, as if each pipeline had
-    been fitted on its own.
+    been fitted on its own. ``n_components``, ``max_iter`` and ``beta`` set the
+    ``VAETransformer``'s; None keeps its defaults.
 
     Returns
     -------
@@ -125,9 +131,9 @@ def run_comparison(X_train, y_train, X_test, y_test, *, n_components=16, max_ite
                  "accuracy": float(np.mean(y_pred == y_test)), "fit_s": fit_s,
                  "predict_s": predict_s})
 
-    log(f"fitting VAETransformer(n_components={n_components}) ...")
-    vae = VAETransformer(n_components=n_components, max_iter=max_iter, beta=beta,
+    vae = VAETransformer(**_given(n_components=n_components, max_iter=max_iter, beta=beta),
                          device=device, random_state=random_state)
+    log(f"fitting VAETransformer(n_components={vae.n_components}) ...")
     _, vae_fit_s = _timed(vae.fit, X_train)
     Z_train, train_transform_s = _timed(vae.transform, X_train)
     Z_test, test_transform_s = _timed(vae.transform, X_test)
@@ -137,7 +143,7 @@ def run_comparison(X_train, y_train, X_test, y_test, *, n_components=16, max_ite
         _, head_fit_s = _timed(head.fit, Z_train, y_train)
         y_pred, head_predict_s = _timed(head.predict, Z_test)
         rows.append({
-            "model": f"VAETransformer({n_components}) -> {head_name}",
+            "model": f"VAETransformer({vae.n_components_}) -> {head_name}",
             "estimator": Pipeline([("vae", vae), ("head", head)]),
             "accuracy": float(np.mean(y_pred == y_test)),
             "fit_s": vae_fit_s + train_transform_s + head_fit_s,
@@ -223,8 +229,7 @@ def run_semisupervised(X_train, y_train, X_test, y_test, n_labels, *, n_componen
     n_components : int, default=None
         Latent size of both VAEs; None keeps each estimator's default.
     max_iter : int, default=None
-        Training epochs of both VAEs; None keeps each estimator's default (100 epochs
-        for ``VAETransformer``, ``'auto'`` for ``VAEClassifier``).
+        Training epochs of both VAEs; None keeps each estimator's default (``'auto'``).
     beta : float, default=None
         KL weight of both VAEs; None keeps each estimator's default.
     device : str, default='auto'
@@ -265,13 +270,8 @@ def run_semisupervised(X_train, y_train, X_test, y_test, n_labels, *, n_componen
 
     log = log or (lambda msg: None)
     counts = [int(n_labels)] if np.ndim(n_labels) == 0 else [int(n) for n in n_labels]
-    shared = {"device": device, "random_state": random_state}
-    if max_iter is not None:
-        shared["max_iter"] = max_iter
-    if n_components is not None:
-        shared["n_components"] = n_components
-    if beta is not None:
-        shared["beta"] = beta
+    shared = {"device": device, "random_state": random_state,
+              **_given(n_components=n_components, max_iter=max_iter, beta=beta)}
 
     log(f"fitting VAETransformer on all {len(X_train)} training rows (no labels) ...")
     vae = VAETransformer(**shared)
@@ -407,7 +407,7 @@ def _check_plot_path(path, *, labels):
     return path, fmt
 
 
-def _plot(path, fmt, rows, X_train, X_test, y_test, image_shape, names, args, beta):
+def _plot(path, fmt, rows, X_train, X_test, y_test, image_shape, names, args):
     import matplotlib.pyplot as plt
 
     from ._transformer import VAETransformer
@@ -417,7 +417,7 @@ def _plot(path, fmt, rows, X_train, X_test, y_test, image_shape, names, args, be
         1, 2, figsize=(13, 5.5), gridspec_kw={"width_ratios": [1, 1.4]}
     )
     # A separate 2-D VAE, so the map shows a true latent plane rather than a projection.
-    vae2 = VAETransformer(n_components=2, max_iter=args.max_iter or 100, beta=beta,
+    vae2 = VAETransformer(n_components=2, **_given(max_iter=args.max_iter, beta=args.beta),
                           device=args.device, random_state=args.random_state).fit(X_train)
     n_show = min(len(X_test), 2000)
     plot_latent(vae2.transform(X_test[:n_show]), y_test[:n_show], ax=ax_map,
@@ -565,12 +565,14 @@ def _parser():
                           "given: a count, or a fraction below 1 of the training rows")
     cmp.add_argument("--n-components", type=_int_in(1), default=None, metavar="K",
                      help="latent size, at most the number of input features (default: the "
-                          "estimators' default, 16)")
+                          "estimators' defaults: 50 for VAETransformer, 16 for "
+                          "VAEClassifier)")
     cmp.add_argument("--max-iter", type=_int_in(1), default=None,
-                     help="VAE epochs (default: 100; with --labels, each estimator's own "
-                          "default: 100 for VAETransformer, 'auto' for VAEClassifier)")
+                     help="VAE epochs (default: the estimators' 'auto', which sets the "
+                          "training length from the number of rows)")
     cmp.add_argument("--beta", type=_non_negative_float, default=None,
-                     help="KL weight (default: the estimators' default, 1.0)")
+                     help="KL weight (default: the estimators' defaults: 0.1 for "
+                          "VAETransformer, 1.0 for VAEClassifier)")
     cmp.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
     cmp.add_argument("--random-state", type=_int_in(0, _MAX_SEED), default=0, metavar="SEED",
                      help=f"seed, 0 to {_MAX_SEED} (default 0)")
@@ -624,17 +626,14 @@ def _compare(args, log):
             log(f"figure saved to {plot[0]}")
         return 0
 
-    n_components = 16 if args.n_components is None else args.n_components
-    beta = 1.0 if args.beta is None else args.beta
     rows = run_comparison(
-        X_train, y_train, X_test, y_test, n_components=n_components,
-        max_iter=100 if args.max_iter is None else args.max_iter, beta=beta,
-        device=args.device,
+        X_train, y_train, X_test, y_test, n_components=args.n_components,
+        max_iter=args.max_iter, beta=args.beta, device=args.device,
         random_state=args.random_state, log=log,
     )
     print(format_table(rows))
     if plot:
-        _plot(*plot, rows, X_train, X_test, y_test, shape, names, args, beta)
+        _plot(*plot, rows, X_train, X_test, y_test, shape, names, args)
         log(f"figure saved to {plot[0]}")
     return 0
 

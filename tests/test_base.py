@@ -196,7 +196,8 @@ def test_global_torch_rng_untouched(digits):
 @pytest.mark.parametrize(
     ("param", "value"),
     [("n_components", 0), ("likelihood", "poisson"), ("max_iter", 0), ("beta", -1.0),
-     ("learning_rate_init", 0.0), ("hidden_layer_sizes", (16, -2))],
+     ("learning_rate_init", 0.0), ("hidden_layer_sizes", (16, -2)), ("max_iter", "fast"),
+     ("batch_size", "auto-ish"), ("batch_size", 0)],
 )
 def test_bad_hyperparameters(digits, param, value):
     with pytest.raises(ValueError, match=param):

@@ -344,3 +344,24 @@ def test_score_samples_tightens_with_importance_samples(digits, small_vae):
     scores = [clone(small_vae).set_params(n_importance_samples=k) for k in (1, 50)]
     means = [float(s.fit(digits[0]).score(X)) for s in scores]
     assert means[0] < means[1]
+
+
+@pytest.mark.parametrize(("n_rows", "batch_size", "epochs"),
+                         [(500, 128, 100), (1999, 128, 100), (2000, 256, 100),
+                          (60000, 256, 22), (200000, 256, 7)])
+def test_auto_training_length_is_about_5000_steps_and_at_most_100_epochs(
+        n_rows, batch_size, epochs):
+    vae = VAETransformer()
+    vae._resolve_training(n_rows, None)
+    assert (vae._train_batch_size, vae._train_max_iter) == (batch_size, epochs)
+    vae = VAETransformer(max_iter=7, batch_size=32)
+    vae._resolve_training(n_rows, None)
+    assert (vae._train_batch_size, vae._train_max_iter) == (32, 7)
+
+
+def test_defaults_fit_digits_with_the_auto_settings(digits):
+    X = digits[0][:300]
+    vae = VAETransformer(hidden_layer_sizes=(32,), device="cpu", random_state=0).fit(X)
+    assert vae.n_iter_ == 100 and vae.net_.batch_size == 128  # 300 rows: 3 steps per epoch
+    assert vae.transform(X).shape == (300, 50) and vae.n_components_ == 50
+    assert vae.get_params()["max_iter"] == "auto"  # the hyperparameter is left as it was
