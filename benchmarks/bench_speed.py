@@ -42,8 +42,9 @@ CONFIGS = {
 
 
 def make_estimator(arch, device, batch_size, seed):
-    return VAETransformer(n_components=32, batch_size=batch_size, max_iter=1, device=device,
-                          random_state=seed, **CONFIGS[arch])
+    # beta=1: the plain loop's loss is reconstruction + KL.
+    return VAETransformer(n_components=32, beta=1.0, batch_size=batch_size, max_iter=1,
+                          device=device, random_state=seed, **CONFIGS[arch])
 
 
 def build_module(estimator, n_features):

@@ -123,7 +123,7 @@ class VAEClassifier(
 
     Parameters
     ----------
-    n_components : int, default=16
+    n_components : int, default=8
         Size of the continuous latent code ``z`` (the output of ``transform``).
     hidden_layer_sizes : sequence of int, default=(256, 128)
         Hidden widths of the encoder and of the classifier network; the decoder

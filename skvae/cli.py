@@ -565,7 +565,7 @@ def _parser():
                           "given: a count, or a fraction below 1 of the training rows")
     cmp.add_argument("--n-components", type=_int_in(1), default=None, metavar="K",
                      help="latent size, at most the number of input features (default: the "
-                          "estimators' defaults: 50 for VAETransformer, 16 for "
+                          "estimators' defaults: 50 for VAETransformer, 8 for "
                           "VAEClassifier)")
     cmp.add_argument("--max-iter", type=_int_in(1), default=None,
                      help="VAE epochs (default: the estimators' 'auto', which sets the "

@@ -71,7 +71,7 @@ class CountBatches(Callback):
 
 
 def test_callbacks_history_and_progress_bar(X_random, capsys):
-    vae = small(verbose=1, callbacks=[("count", CountBatches())]).fit(X_random)
+    vae = small(verbose=1, beta=1.0, callbacks=[("count", CountBatches())]).fit(X_random)
     count = dict(vae.net_.callbacks_)["count"]
     assert count.batches == 3 * 7 and count.train_rows == 3 * 103
     for key in ("train_loss", "train_reconstruction", "train_kl", "dur"):
