@@ -39,7 +39,7 @@ pipe = Pipeline([
                            random_state=0)),
     ("svc", SVC()),
 ])
-param_grid = {"vae__n_components": [4, 16], "svc__C": [1, 10]}
+param_grid = {"vae__n_components": [16, 50], "svc__C": [1, 10]}
 search = GridSearchCV(pipe, param_grid, cv=3)
 t0 = time.perf_counter()
 search.fit(X_train, y_train)
@@ -72,11 +72,13 @@ scores = pd.DataFrame({
 print(scores.to_string(index=False, float_format="%.3f"))
 
 # %%
-# On 64 clean pixels an RBF SVM is hard to beat: the VAE compresses the digits to a few
-# numbers and loses a little detail on the way, and it costs far more time to train. The
-# VAE code pays off when the inputs are larger and noisier than these, when a small code is
-# wanted for its own sake (storage, a fast downstream model, visualisation), or when few
-# labels are available (see the semi-supervised classifier).
+# On 64 clean pixels an RBF SVM is hard to beat: the tuned pipeline is about as accurate
+# (a little lower in cross-validation, on a par on the test set), and the VAE costs far
+# more time to train. The VAE code pays off when the inputs are larger than these (on
+# Fashion-MNIST's 784 pixels the SVC fits ten times faster on the code, as accurately:
+# see the benchmarks), when a small code is wanted for its own sake (storage, a fast
+# downstream model, visualisation), or when few labels are available (see the
+# semi-supervised classifier).
 fig, ax = plt.subplots(figsize=(7, 3))
 ax.barh(scores["model"], scores["test accuracy"], color=["tab:blue", "tab:gray"])
 for i, acc in enumerate(scores["test accuracy"]):
