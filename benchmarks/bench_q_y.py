@@ -18,6 +18,7 @@ commit 457506b: rows with 0 and 0 are that network).
     python benchmarks/bench_q_y.py                 # 100 epochs, as the default fit
     python benchmarks/bench_q_y.py --epochs 40 --dropout 0.5 --feature-dropout 0
     python benchmarks/bench_q_y.py --dropout 0 --feature-dropout 0   # no dropout
+    python benchmarks/bench_q_y.py --schedule cosine   # step size decayed to 0 (not in skvae)
 
 Appends one row per epoch to ``benchmarks/results/q_y.csv``; rebuilds ``q_y.md``.
 """
@@ -31,7 +32,8 @@ from torch import nn
 
 from skvae.nn import ConvArchitecture
 
-SETTINGS = ("hidden_layer_sizes", "dropout", "feature_dropout", "batch_size", "seed")
+SETTINGS = ("hidden_layer_sizes", "dropout", "feature_dropout", "schedule", "batch_size",
+            "seed")
 CHECKPOINTS = (5, 10, 15, 20, 30, 40, 60, 80, 100)
 
 
@@ -44,11 +46,15 @@ def run(args):
     net.body.dropout = (nn.Dropout(args.feature_dropout) if args.feature_dropout
                         else nn.Identity())
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=0.0)
+    # --schedule cosine: the step size decays to 0 over the run (per epoch), a change the
+    # estimator does not have.
+    sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs)
+             if args.schedule == "cosine" else None)
     X, y = torch.from_numpy(X_tr), torch.from_numpy(y_tr.astype(np.int64))
     X_test = torch.from_numpy(X_te)
     order = torch.Generator().manual_seed(args.seed)
     settings = {"hidden_layer_sizes": str(hidden), "dropout": args.dropout,
-                "feature_dropout": args.feature_dropout,
+                "feature_dropout": args.feature_dropout, "schedule": args.schedule,
                 "batch_size": args.batch_size, "seed": args.seed}
     rows, t0 = [], time.perf_counter()
     for epoch in range(1, args.epochs + 1):
@@ -58,6 +64,8 @@ def run(args):
             opt.zero_grad()
             loss.backward()
             opt.step()
+        if sched is not None:
+            sched.step()
         net.eval()
         with torch.no_grad():
             acc = float((net(X_test).argmax(1).numpy() == y_te).mean())
@@ -69,6 +77,7 @@ def run(args):
 
 def table(rows):
     body = []
+    rows = [{**r, "schedule": r.get("schedule") or "constant"} for r in rows]  # older rows
     epochs = sorted({r["epoch"] for r in rows})
     marks = [e for e in CHECKPOINTS if e in epochs]
     for settings, sub in group(rows, SETTINGS).items():
@@ -89,6 +98,8 @@ def main(argv=None):
     parser.add_argument("--dropout", type=float, default=ConvArchitecture.classifier_dropout)
     parser.add_argument("--feature-dropout", type=float,
                         default=ConvArchitecture.classifier_dropout)
+    parser.add_argument("--schedule", choices=["constant", "cosine"], default="constant",
+                        help="learning rate: constant 1e-3 (the estimator's) or cosine decay")
     parser.add_argument("--hidden", type=int, nargs="+", default=[256, 128])
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--seed", type=int, default=0)
