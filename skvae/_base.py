@@ -106,8 +106,10 @@ _AUTO_STEPS = 5000
 _AUTO_MAX_EPOCHS = 100
 
 
-def auto_batch_size(n_rows):
-    """``batch_size='auto'``: 256 rows per step from 2,000 training rows on, else 128."""
+def resolve_batch_size(batch_size, n_rows):
+    """``batch_size`` as rows per step: ``'auto'`` is 256 from 2,000 rows on, else 128."""
+    if batch_size != "auto":
+        return batch_size
     return 256 if n_rows >= _LARGE_ROWS else 128
 
 
@@ -402,8 +404,7 @@ class BaseVAE(BaseEstimator):
 
     def _resolve_training(self, n_rows, targets):
         """Settle the data-dependent settings of a new fit (batch size, epochs, ...)."""
-        self._train_batch_size = (auto_batch_size(n_rows) if self.batch_size == "auto"
-                                  else self.batch_size)
+        self._train_batch_size = resolve_batch_size(self.batch_size, n_rows)
         self._train_max_iter = (
             min(_AUTO_MAX_EPOCHS, epochs_for_steps(_AUTO_STEPS, n_rows, self._train_batch_size))
             if self.max_iter == "auto" else self.max_iter)

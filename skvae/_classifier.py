@@ -16,7 +16,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _num_samples, check_consistent_length, column_or_1d
 
-from ._base import BaseVAE, auto_batch_size, epochs_for_steps
+from ._base import BaseVAE, epochs_for_steps, resolve_batch_size
 from ._net import BatchIterator
 from .nn import (
     ARCHITECTURES,
@@ -529,8 +529,7 @@ class VAEClassifier(
             self.representation_ = "code" if unlabelled else "input"
         else:
             self.representation_ = self.representation
-        self._train_batch_size = (auto_batch_size(n_rows) if self.batch_size == "auto"
-                                  else self.batch_size)
+        self._train_batch_size = resolve_batch_size(self.batch_size, n_rows)
         if self.max_iter != "auto":
             self._train_max_iter = self.max_iter
         elif self.representation_ == "input":
