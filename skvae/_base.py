@@ -23,7 +23,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
-from skorch.callbacks import Callback, EarlyStopping, ProgressBar
+from skorch.callbacks import Callback, EarlyStopping, LRScheduler, ProgressBar
 
 from ._net import DATA_PLACEMENTS, PRECISIONS, RandomSplit, VAENet, WeightWarmup
 from .nn import ARCHITECTURES, LIKELIHOODS, check_image_shape, make_architecture, make_likelihood
@@ -118,6 +118,13 @@ def epochs_for_steps(steps, n_rows, batch_size):
     return max(1, math.ceil(steps / math.ceil(n_rows / batch_size)))
 
 
+#: Step-size schedules of ``learning_rate``: ``learning_rate_init`` throughout, or
+#: decayed along a half cosine to 0 over ``max_iter`` epochs (Loshchilov & Hutter 2017).
+LEARNING_RATES = ("constant", "cosine")
+#: Name of the schedule's callback in the net, and of its column in ``history_``.
+_SCHEDULE = "lr_schedule"
+
+
 #: Hyperparameters that shape the network: changing one needs a new ``fit``.
 _STRUCTURAL = ("n_components", "hidden_layer_sizes", "architecture",
                "classifier_architecture", "image_shape", "encoder", "decoder", "likelihood",
@@ -165,6 +172,7 @@ class BaseVAE(BaseEstimator):
         "data_placement": [StrOptions(set(DATA_PLACEMENTS))],
         "max_iter": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "learning_rate": [StrOptions(set(LEARNING_RATES))],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left"), None],
@@ -263,6 +271,12 @@ class BaseVAE(BaseEstimator):
 
     def _make_net(self, module, device, early_stopping):
         callbacks = [("kl_warmup", WeightWarmup("kl", self.beta, self.beta_warmup))]
+        if self._train_schedule == "cosine":
+            # Stepped after each epoch: epoch e (0-based) of max_iter runs at
+            # learning_rate_init * (1 + cos(pi * e / max_iter)) / 2, recorded as 'lr'.
+            callbacks.append((_SCHEDULE, LRScheduler(
+                torch.optim.lr_scheduler.CosineAnnealingLR, T_max=self._train_max_iter,
+                event_name="lr")))
         if self.verbose:
             callbacks.append(("progress_bar", ProgressBar()))
         if early_stopping or self.tol is not None:
@@ -344,6 +358,8 @@ class BaseVAE(BaseEstimator):
             device = resolve_device(self.device)
             seed = int(check_random_state(self.random_state).randint(2**31 - 1))
             self._resolve_training(len(X32), targets)
+            if partial:  # one epoch per call: no run length for a schedule to span
+                self._train_schedule = "constant"
             with _seeded(seed, device):
                 net, inputs = self._new_net(X32, targets, device,
                                             early_stopping=self.early_stopping and not partial)
@@ -359,6 +375,8 @@ class BaseVAE(BaseEstimator):
             warmup = dict(net.callbacks_).get("kl_warmup")
             if warmup is not None:
                 warmup.target, warmup.epochs = self.beta, self.beta_warmup
+            # Further epochs run at learning_rate_init: a schedule spans one fit only.
+            net.callbacks_ = [(name, cb) for name, cb in net.callbacks_ if name != _SCHEDULE]
             start = len(net.history)
             inputs = X32
         epochs = 1 if partial else self._train_max_iter
@@ -408,6 +426,7 @@ class BaseVAE(BaseEstimator):
         self._train_max_iter = (
             min(_AUTO_MAX_EPOCHS, epochs_for_steps(_AUTO_STEPS, n_rows, self._train_batch_size))
             if self.max_iter == "auto" else self.max_iter)
+        self._train_schedule = self.learning_rate
 
     def _new_net(self, X32, targets, device, early_stopping):
         """A new, initialised net for X32, and the inputs to train it on.

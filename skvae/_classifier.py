@@ -16,7 +16,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _num_samples, check_consistent_length, column_or_1d
 
-from ._base import BaseVAE, epochs_for_steps, resolve_batch_size
+from ._base import LEARNING_RATES, BaseVAE, epochs_for_steps, resolve_batch_size
 from ._net import BatchIterator
 from .nn import (
     ARCHITECTURES,
@@ -209,9 +209,19 @@ class VAEClassifier(
         ``'conv'`` its convolutions, new ones, not M1's; a user ``encoder`` whole), the
         code joined after them, then the hidden layers. ``'auto'``: ``'code'`` when
         some rows are unlabelled (-1), ``'input'`` when every row has a label.
+    learning_rate : {'auto', 'constant', 'cosine'}, default='auto'
+        Step-size schedule (scikit-learn's ``MLPClassifier`` name). ``'constant'``:
+        ``learning_rate_init`` throughout. ``'cosine'``: decayed along a half cosine
+        from ``learning_rate_init`` towards 0 over the ``max_iter`` epochs of a fit
+        (Loshchilov & Hutter 2017), stepped after each epoch; the step size of each
+        epoch is in ``history_`` as ``lr``. ``'auto'``: ``'cosine'`` when M2 reads the
+        rows (``representation_`` ``'input'``, as with every row labelled), where the
+        last epochs then settle instead of wandering (measured on Fashion-MNIST, see
+        the user guide); ``'constant'`` for M1 + M2 (``'code'``), whose settings were
+        measured with it. ``partial_fit`` trains at ``learning_rate_init`` (it runs one
+        epoch per call).
     learning_rate_init : float, default=1e-3
-        Step size of the AdamW optimiser (scikit-learn's ``MLPClassifier`` name; its
-        ``learning_rate`` is a schedule, so this one is not called that).
+        Initial step size of the AdamW optimiser (``MLPClassifier``'s name).
     weight_decay : float, default=0.0
         AdamW's decoupled weight decay (an L2-like penalty on the weights; called
         ``alpha`` in ``MLPClassifier``, a name skvae keeps for the classification
@@ -365,6 +375,7 @@ class VAEClassifier(
         "labelled_batch_size": [Interval(Integral, 1, None, closed="left"),
                                 StrOptions({"auto"}), None],
         "representation": [StrOptions({"auto", "input", "code"})],
+        "learning_rate": [StrOptions({"auto", *LEARNING_RATES})],
     }
 
     _stratify = True
@@ -387,6 +398,7 @@ class VAEClassifier(
         batch_size="auto",
         labelled_batch_size="auto",
         representation="auto",
+        learning_rate="auto",
         learning_rate_init=1e-3,
         weight_decay=0.0,
         tol=None,
@@ -416,6 +428,7 @@ class VAEClassifier(
         self.batch_size = batch_size
         self.labelled_batch_size = labelled_batch_size
         self.representation = representation
+        self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
         self.weight_decay = weight_decay
         self.tol = tol
@@ -537,6 +550,9 @@ class VAEClassifier(
         else:
             steps = _CODE_STEPS["images" if self._images() else "other"]
             self._train_max_iter = epochs_for_steps(steps, n_rows, self._train_batch_size)
+        self._train_schedule = (
+            ("cosine" if self.representation_ == "input" else "constant")
+            if self.learning_rate == "auto" else self.learning_rate)
         n_labelled = int(np.sum(targets != UNLABELLED))
         if self.labelled_batch_size != "auto":
             self.labelled_batch_size_ = self.labelled_batch_size or 0
@@ -566,8 +582,8 @@ class VAEClassifier(
             architecture=self.architecture, image_shape=self.image_shape,
             encoder=self.encoder, decoder=self.decoder, likelihood=self.likelihood,
             beta=_M1_BETA, max_iter=self._train_max_iter, batch_size=self._train_batch_size,
-            learning_rate_init=self.learning_rate_init, device=self.device,
-            precision=self.precision, data_placement=self.data_placement,
+            learning_rate=self._train_schedule, learning_rate_init=self.learning_rate_init,
+            device=self.device, precision=self.precision, data_placement=self.data_placement,
             verbose=self.verbose, random_state=seed,
         )
 

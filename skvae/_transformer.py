@@ -84,9 +84,15 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         12,800 rows at 256 rows per step; 22 epochs for 60,000 rows).
     batch_size : int or 'auto', default='auto'
         Rows per gradient step. ``'auto'``: 256 from 2,000 training rows on, else 128.
+    learning_rate : {'constant', 'cosine'}, default='constant'
+        Step-size schedule (scikit-learn's ``MLPClassifier`` name). ``'constant'``:
+        ``learning_rate_init`` throughout. ``'cosine'``: decayed along a half cosine
+        from ``learning_rate_init`` towards 0 over the ``max_iter`` epochs of a fit
+        (Loshchilov & Hutter 2017), stepped after each epoch; the step size of each
+        epoch is in ``history_`` as ``lr``. ``partial_fit`` trains at
+        ``learning_rate_init`` (it runs one epoch per call).
     learning_rate_init : float, default=1e-3
-        Step size of the AdamW optimiser (scikit-learn's ``MLPClassifier`` name; its
-        ``learning_rate`` is a schedule, so this one is not called that).
+        Initial step size of the AdamW optimiser (``MLPClassifier``'s name).
     weight_decay : float, default=0.0
         AdamW's decoupled weight decay (an L2-like penalty on the weights; called
         ``alpha`` in ``MLPClassifier``, a name skvae keeps for the classification
@@ -205,6 +211,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         beta_warmup=0,
         max_iter="auto",
         batch_size="auto",
+        learning_rate="constant",
         learning_rate_init=1e-3,
         weight_decay=0.0,
         tol=None,
@@ -230,6 +237,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         self.beta_warmup = beta_warmup
         self.max_iter = max_iter
         self.batch_size = batch_size
+        self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
         self.weight_decay = weight_decay
         self.tol = tol
