@@ -21,7 +21,7 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from skorch.callbacks import Callback, EarlyStopping, LRScheduler, ProgressBar
 
@@ -187,6 +187,16 @@ class BaseVAE(BaseEstimator):
     }
 
     # -- validation ------------------------------------------------------------
+    def _validate_params(self):
+        rate = getattr(self, "learning_rate", None)
+        if isinstance(rate, Real) and not isinstance(rate, bool):
+            raise InvalidParameterError(
+                f"learning_rate={rate!r}: learning_rate names the step-size schedule "
+                "('constant', 'cosine'; 'auto' in VAEClassifier), as in MLPClassifier. "
+                f"Pass the step size as learning_rate_init={rate!r}."
+            )
+        super()._validate_params()
+
     def _hidden_sizes(self):
         sizes = np.asarray(self.hidden_layer_sizes).ravel()
         if sizes.size == 0 and np.asarray(self.hidden_layer_sizes).ndim == 1:

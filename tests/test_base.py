@@ -193,11 +193,18 @@ def test_global_torch_rng_untouched(digits):
     assert torch.equal(state, torch.get_rng_state())
 
 
+def test_cosine_learning_rate_in_the_transformer(digits):
+    vae = VAETransformer(**{**FAST, "max_iter": 2, "learning_rate": "cosine"}).fit(digits[0][:100])
+    assert list(vae.history_[:, "lr"]) == pytest.approx([1e-3, 5e-4])
+    plain = VAETransformer(**{**FAST, "max_iter": 1}).fit(digits[0][:100])
+    assert "lr" not in plain.history_[-1]  # 'constant' by default
+
+
 @pytest.mark.parametrize(
     ("param", "value"),
     [("n_components", 0), ("likelihood", "poisson"), ("max_iter", 0), ("beta", -1.0),
      ("learning_rate_init", 0.0), ("hidden_layer_sizes", (16, -2)), ("max_iter", "fast"),
-     ("batch_size", "auto-ish"), ("batch_size", 0)],
+     ("batch_size", "auto-ish"), ("batch_size", 0), ("learning_rate", "auto")],
 )
 def test_bad_hyperparameters(digits, param, value):
     with pytest.raises(ValueError, match=param):

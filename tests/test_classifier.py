@@ -363,6 +363,41 @@ def test_representation_auto_reads_the_inputs_when_every_row_is_labelled(digits,
     assert not isinstance(labelled_model.net_.module_, StackedM2)
 
 
+def test_learning_rate_auto_decays_when_every_row_is_labelled(digits):
+    X_train, _, y_train, _ = digits
+    lr0 = 2e-3
+    clf = small(max_iter=4, learning_rate_init=lr0).fit(X_train[:300], y_train[:300])
+    # Half a cosine over max_iter epochs, stepped after each epoch.
+    expected = [lr0 * (1 + np.cos(np.pi * e / 4)) / 2 for e in range(4)]
+    np.testing.assert_allclose(clf.history_[:, "lr"], expected, rtol=1e-6)
+    # After the last epoch's step, the optimiser's step size has reached 0.
+    assert clf.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
+    # M1 + M2 (some rows unlabelled) keeps the constant step size it was measured with.
+    y = np.where(np.arange(300) < 100, y_train[:300], -1)
+    semi = small(max_iter=2).fit(X_train[:300], y)
+    assert "lr" not in semi.history_[-1]
+    assert semi.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(1e-3)
+    # ... unless asked for; then M1 decays too.
+    cos = small(max_iter=2, learning_rate="cosine").fit(X_train[:300], y)
+    assert list(cos.history_[:, "lr"]) == pytest.approx([1e-3, 5e-4])
+    const = small(max_iter=2, learning_rate="constant").fit(X_train[:300], y_train[:300])
+    assert "lr" not in const.history_[-1]
+
+
+def test_learning_rate_schedule_spans_one_fit_only(digits):
+    X_train, _, y_train, _ = digits
+    clf = small(max_iter=3).fit(X_train[:300], y_train[:300])
+    clf.partial_fit(X_train[:300], y_train[:300])  # continues at learning_rate_init
+    assert clf.n_iter_ == 4 and "lr" not in clf.history_[-1]
+    assert clf.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(1e-3)
+    fresh = small().partial_fit(X_train[:300], y_train[:300], classes=np.arange(10))
+    assert "lr" not in fresh.history_[-1]
+    with pytest.raises(ValueError, match="learning_rate"):
+        small(learning_rate="linear").fit(X_train[:300], y_train[:300])
+    with pytest.raises(ValueError, match=r"step size as learning_rate_init=0\.01"):
+        small(learning_rate=0.01).fit(X_train[:300], y_train[:300])
+
+
 def test_representation_can_be_forced(digits):
     X_train, _, y_train, _ = digits
     forced = small(max_iter=2, representation="code").fit(X_train[:300], y_train[:300])
