@@ -214,12 +214,14 @@ class VAEClassifier(
         ``learning_rate_init`` throughout. ``'cosine'``: decayed along a half cosine
         from ``learning_rate_init`` towards 0 over the ``max_iter`` epochs of a fit
         (Loshchilov & Hutter 2017), stepped after each epoch; the step size of each
-        epoch is in ``history_`` as ``lr``. ``'auto'``: ``'cosine'`` when M2 reads the
-        rows (``representation_`` ``'input'``, as with every row labelled), where the
-        last epochs then settle instead of wandering (measured on Fashion-MNIST, see
-        the user guide); ``'constant'`` for M1 + M2 (``'code'``), whose settings were
-        measured with it. ``partial_fit`` trains at ``learning_rate_init`` (it runs one
-        epoch per call).
+        epoch is in ``history_`` as ``lr``. ``'auto'``: ``'cosine'`` when every row is
+        labelled and ``q(y|x)`` is convolutional (``architecture`` or
+        ``classifier_architecture`` ``'conv'``), where the last epochs then settle
+        instead of wandering (measured on Fashion-MNIST, see the user guide);
+        ``'constant'`` otherwise: for M1 + M2, whose settings were measured with it, and
+        for a fully connected ``q(y|x)``, which measured no better with the decay on the
+        digits. ``partial_fit`` trains at ``learning_rate_init`` (it runs one epoch per
+        call).
     learning_rate_init : float, default=1e-3
         Initial step size of the AdamW optimiser (``MLPClassifier``'s name).
     weight_decay : float, default=0.0
@@ -550,9 +552,12 @@ class VAEClassifier(
         else:
             steps = _CODE_STEPS["images" if self._images() else "other"]
             self._train_max_iter = epochs_for_steps(steps, n_rows, self._train_batch_size)
-        self._train_schedule = (
-            ("cosine" if self.representation_ == "input" else "constant")
-            if self.learning_rate == "auto" else self.learning_rate)
+        if self.learning_rate != "auto":
+            self._train_schedule = self.learning_rate
+        else:  # measured: docs/classifier.md, "Fully labelled data"
+            image_classifier = self._architectures()[-1].needs_image
+            self._train_schedule = ("cosine" if not unlabelled and image_classifier
+                                    and self.representation_ == "input" else "constant")
         n_labelled = int(np.sum(targets != UNLABELLED))
         if self.labelled_batch_size != "auto":
             self.labelled_batch_size_ = self.labelled_batch_size or 0

@@ -189,8 +189,9 @@ def test_conv_classifier_with_mlp_vae(digits):
     from skvae.nn import ConvBody, GaussianEncoder, MLPDecoder
 
     X_train, X_test, y_train, y_test = digits
+    # A constant step size: the default cosine decay over so short a run trains less.
     clf = VAEClassifier(n_components=4, hidden_layer_sizes=(64,), classifier_architecture="conv",
-                        max_iter=15, random_state=0).fit(X_train, y_train)
+                        max_iter=15, learning_rate="constant", random_state=0).fit(X_train, y_train)
     module = clf.net_.module_
     assert isinstance(module.classifier.body, ConvBody)
     assert module.classifier.body.image_shape == (1, 8, 8)
@@ -363,34 +364,40 @@ def test_representation_auto_reads_the_inputs_when_every_row_is_labelled(digits,
     assert not isinstance(labelled_model.net_.module_, StackedM2)
 
 
-def test_learning_rate_auto_decays_when_every_row_is_labelled(digits):
+def test_learning_rate_auto_decays_for_a_conv_classifier_when_every_row_is_labelled(digits):
     X_train, _, y_train, _ = digits
     lr0 = 2e-3
-    clf = small(max_iter=4, learning_rate_init=lr0).fit(X_train[:300], y_train[:300])
+    conv = small(max_iter=4, learning_rate_init=lr0, classifier_architecture="conv")
+    conv.fit(X_train[:300], y_train[:300])
     # Half a cosine over max_iter epochs, stepped after each epoch.
     expected = [lr0 * (1 + np.cos(np.pi * e / 4)) / 2 for e in range(4)]
-    np.testing.assert_allclose(clf.history_[:, "lr"], expected, rtol=1e-6)
+    np.testing.assert_allclose(conv.history_[:, "lr"], expected, rtol=1e-6)
     # After the last epoch's step, the optimiser's step size has reached 0.
-    assert clf.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
-    # M1 + M2 (some rows unlabelled) keeps the constant step size it was measured with.
+    assert conv.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
+    # A fully connected classifier, and M1 + M2 (some rows unlabelled) keep the
+    # constant step size they were measured with.
+    mlp = small(max_iter=2).fit(X_train[:300], y_train[:300])
     y = np.where(np.arange(300) < 100, y_train[:300], -1)
-    semi = small(max_iter=2).fit(X_train[:300], y)
-    assert "lr" not in semi.history_[-1]
-    assert semi.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(1e-3)
+    semi = small(max_iter=2, classifier_architecture="conv").fit(X_train[:300], y)
+    for clf in (mlp, semi):
+        assert "lr" not in clf.history_[-1]
+        assert clf.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(1e-3)
     # ... unless asked for; then M1 decays too.
     cos = small(max_iter=2, learning_rate="cosine").fit(X_train[:300], y)
     assert list(cos.history_[:, "lr"]) == pytest.approx([1e-3, 5e-4])
-    const = small(max_iter=2, learning_rate="constant").fit(X_train[:300], y_train[:300])
-    assert "lr" not in const.history_[-1]
+    const = small(max_iter=2, learning_rate="constant", classifier_architecture="conv")
+    assert "lr" not in const.fit(X_train[:300], y_train[:300]).history_[-1]
 
 
 def test_learning_rate_schedule_spans_one_fit_only(digits):
     X_train, _, y_train, _ = digits
-    clf = small(max_iter=3).fit(X_train[:300], y_train[:300])
+    clf = small(max_iter=3, learning_rate="cosine").fit(X_train[:300], y_train[:300])
+    assert len(clf.history_[:, "lr"]) == 3
     clf.partial_fit(X_train[:300], y_train[:300])  # continues at learning_rate_init
     assert clf.n_iter_ == 4 and "lr" not in clf.history_[-1]
     assert clf.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(1e-3)
-    fresh = small().partial_fit(X_train[:300], y_train[:300], classes=np.arange(10))
+    fresh = small(learning_rate="cosine").partial_fit(X_train[:300], y_train[:300],
+                                                       classes=np.arange(10))
     assert "lr" not in fresh.history_[-1]
     with pytest.raises(ValueError, match="learning_rate"):
         small(learning_rate="linear").fit(X_train[:300], y_train[:300])
