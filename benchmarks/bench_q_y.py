@@ -18,7 +18,7 @@ commit 457506b: rows with 0 and 0 are that network).
     python benchmarks/bench_q_y.py                 # 100 epochs, as the default fit
     python benchmarks/bench_q_y.py --epochs 40 --dropout 0.5 --feature-dropout 0
     python benchmarks/bench_q_y.py --dropout 0 --feature-dropout 0   # no dropout
-    python benchmarks/bench_q_y.py --schedule cosine   # step size decayed to 0 (not in skvae)
+    python benchmarks/bench_q_y.py --schedule cosine   # step size to 0, as learning_rate='cosine'
 
 Appends one row per epoch to ``benchmarks/results/q_y.csv``; rebuilds ``q_y.md``.
 """
@@ -46,8 +46,8 @@ def run(args):
     net.body.dropout = (nn.Dropout(args.feature_dropout) if args.feature_dropout
                         else nn.Identity())
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=0.0)
-    # --schedule cosine: the step size decays to 0 over the run (per epoch), a change the
-    # estimator does not have.
+    # --schedule cosine: the step size decays to 0 over the run (per epoch), as the
+    # estimator's learning_rate='cosine' (the default of a fully labelled conv fit).
     sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs)
              if args.schedule == "cosine" else None)
     X, y = torch.from_numpy(X_tr), torch.from_numpy(y_tr.astype(np.int64))
