@@ -418,13 +418,19 @@ def test_representation_can_be_forced(digits):
 
 def test_defaults_beat_an_svc_on_the_labelled_rows_with_ten_labels_per_class():
     """Issue 9's check: VAEClassifier() on digits with 10 labels per class, the rest -1,
-    against SVC(C=10) fitted on the labelled rows; median of 3 label draws and splits."""
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
+    against SVC(C=10) fitted on the labelled rows; median of 3 label draws and splits.
 
-    X, y = load_digits(return_X_y=True)
-    ours, svc = [], []
-    for seed in (0, 1, 2):
+    The three draws run in two processes of one torch thread each (the suite's setting),
+    so each fit is the one a sequential run gives, in two thirds of the time.
+    """
+    from joblib import Parallel, delayed
+
+    def one_draw(seed):
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+
+        torch.set_num_threads(1)
+        X, y = load_digits(return_X_y=True)
         X_train, X_test, y_train, y_test = train_test_split(
             X / 16, y, test_size=0.3, random_state=seed, stratify=y)
         rng = np.random.default_rng(1000 + seed)
@@ -433,7 +439,10 @@ def test_defaults_beat_an_svc_on_the_labelled_rows_with_ten_labels_per_class():
         y_semi = np.full(len(y_train), -1)
         y_semi[lab] = y_train[lab]
         clf = VAEClassifier(device="cpu", random_state=seed).fit(X_train, y_semi)
-        assert clf.representation_ == "code"
-        ours.append(clf.score(X_test, y_test))
-        svc.append(SVC(C=10).fit(X_train[lab], y_train[lab]).score(X_test, y_test))
+        svc = SVC(C=10).fit(X_train[lab], y_train[lab])
+        return clf.representation_, clf.score(X_test, y_test), svc.score(X_test, y_test)
+
+    draws = Parallel(n_jobs=2)(delayed(one_draw)(seed) for seed in (0, 1, 2))
+    assert all(representation == "code" for representation, _, _ in draws)
+    ours, svc = [d[1] for d in draws], [d[2] for d in draws]
     assert np.median(ours) > np.median(svc), (ours, svc)
