@@ -362,9 +362,11 @@ class BaseVAE(BaseEstimator):
         X32 = np.ascontiguousarray(X, dtype=np.float32)
         if first:
             n_features = X32.shape[1]
+            image_shape = None
             for arch in self._architectures():
                 if arch.needs_image or self.image_shape is not None:
-                    check_image_shape(self.image_shape, n_features)  # clear error first
+                    # clear error first
+                    image_shape = check_image_shape(self.image_shape, n_features)
             device = resolve_device(self.device)
             seed = int(check_random_state(self.random_state).randint(2**31 - 1))
             self._resolve_training(len(X32), targets)
@@ -414,6 +416,7 @@ class BaseVAE(BaseEstimator):
         self.net_ = net
         self._dtype_ = X.dtype if first else self._dtype_
         self.n_components_ = int(self.n_components) if first else self.n_components_
+        self.image_shape_ = image_shape if first else self.image_shape_
         self._fit_structure_ = (self._structural_params() if first
                                 else self._fit_structure_)
         self.history_ = net.history

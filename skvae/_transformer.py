@@ -147,6 +147,10 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
     n_components_ : int
         Size of the fitted latent code (``n_components`` at fit time; a later
         ``set_params`` changes nothing until the next ``fit``).
+    image_shape_ : tuple of int or None
+        ``(channels, height, width)`` the fitted model reads each row as: ``image_shape``
+        checked against the features, or the square one-channel image a conv network
+        takes when it is None; None for a model that does not read rows as images.
     n_iter_ : int
         Number of epochs run.
     loss_curve_ : list of float
