@@ -1,171 +1,93 @@
-"""The shared estimator base: hyperparameters, validation, seeding, the skorch net.
+"""The shared estimator base: hyperparameters, validation and the fit pipeline.
 
-``VAETransformer`` and ``VAEClassifier`` subclass :class:`BaseVAE`; each supplies
-the torch module (``_build_module``) and, for the classifier, the targets.
+A fit reads top-down, as scikit-learn's ``MLPClassifier._fit`` does (see
+:meth:`BaseVAE._fit_unsafe`): validate the data -> plan (:mod:`skvae._plan`, every
+``'auto'`` resolved by the model's recipe, :mod:`skvae.models`) -> build the module (the
+recipe) -> train (:mod:`skvae._train`) -> set the fitted attributes. The base names no
+model: what differs between models is in their recipes.
 
-Fitting is all or nothing: ``fit`` and ``partial_fit`` build and train a new net
-(or a copy of the fitted one) and only then set the fitted attributes; a fit that
-raises, or that is interrupted before its first epoch ends, leaves the estimator
-as it was. Once fitted, behaviour is read from fitted attributes and the module,
-never from live hyperparameters.
+Fitting is all or nothing: ``fit`` and ``partial_fit`` build and train a new net (or a
+copy of the fitted one) and only then set the fitted attributes; a fit that raises, or
+that is interrupted before its first epoch ends, leaves the estimator as it was. Once
+fitted, behaviour is read from fitted attributes (``plan_``, ``net_``), never from live
+hyperparameters.
 """
 
-import contextlib
 import copy
 import math
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
-from skorch.callbacks import Callback, EarlyStopping, LRScheduler, ProgressBar
+from skorch.callbacks import Callback
 
-from ._net import DATA_PLACEMENTS, PRECISIONS, RandomSplit, VAENet, WeightWarmup
-from .nn import ARCHITECTURES, LIKELIHOODS, check_image_shape, make_architecture, make_likelihood
+from ._compat import Interval, InvalidParameterError, StrOptions, validate_parameter_constraints
+from ._net import DATA_PLACEMENTS, PRECISIONS
+from ._plan import check_same_structure, make_plan
+from ._train import configure, new_net, resolve_device, seeded, train
+from .nn import ARCHITECTURES, LIKELIHOODS
 
 __all__ = ["BaseVAE", "resolve_device"]
-
-
-def resolve_device(device):
-    """Turn a ``device`` hyperparameter into a torch device string, or raise ValueError.
-
-    Parameters
-    ----------
-    device : str
-        ``'auto'`` (CUDA when available, else CPU), ``'cpu'``, ``'cuda'`` or ``'cuda:N'``.
-
-    Returns
-    -------
-    str
-
-    Examples
-    --------
-    >>> resolve_device("cpu")
-    'cpu'
-    """
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        parsed = torch.device(device)
-    except (RuntimeError, TypeError, ValueError):
-        parsed = None
-    if parsed is None or parsed.type not in ("cpu", "cuda"):
-        raise ValueError(
-            f"device={device!r} is not a device skvae can use; pass 'auto', 'cpu', "
-            "'cuda' or 'cuda:N' (N the GPU index)."
-        )
-    if parsed.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(
-                f"device={device!r} was requested but CUDA is not available here "
-                "(torch.cuda.is_available() is False). Use device='cpu', or device='auto' "
-                "to take a GPU only when there is one."
-            )
-        count = torch.cuda.device_count()
-        if parsed.index is not None and parsed.index >= count:
-            raise ValueError(
-                f"device={device!r} names GPU {parsed.index} but this machine has {count} "
-                f"(indices 0 to {count - 1})."
-            )
-    return str(parsed)
-
-
-def _fused_adam_ok(device):
-    """Whether ``torch.optim.AdamW(fused=True)`` runs on ``device`` in this torch."""
-    try:
-        torch.optim.AdamW([torch.zeros(1, device=device, requires_grad=True)], fused=True)
-    except (RuntimeError, TypeError, ValueError):
-        return None  # torch's default choice (foreach where it can)
-    return True
-
-
-@contextlib.contextmanager
-def _seeded(seed, device):
-    """Seed torch for a block without touching the caller's global RNG state."""
-    devices = []
-    device = str(device)  # skorch may hold a torch.device (e.g. after unpickling)
-    if device.startswith("cuda"):
-        index = torch.device(device).index
-        devices = [torch.cuda.current_device() if index is None else index]
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        yield
-
-
-# batch_size='auto': 256 rows per step from this many rows on, else 128.
-_LARGE_ROWS = 2000
-# max_iter='auto' (VAETransformer): as many epochs as give this many gradient steps, at
-# most _AUTO_MAX_EPOCHS. 5,000 steps are the 20 epochs of 60,000 rows at 256 rows per
-# step whose conv code fed an SVC as well as the pixels (docs/choosing.md).
-_AUTO_STEPS = 5000
-_AUTO_MAX_EPOCHS = 100
-
-
-def resolve_batch_size(batch_size, n_rows):
-    """``batch_size`` as rows per step: ``'auto'`` is 256 from 2,000 rows on, else 128."""
-    if batch_size != "auto":
-        return batch_size
-    return 256 if n_rows >= _LARGE_ROWS else 128
-
-
-def epochs_for_steps(steps, n_rows, batch_size):
-    """The number of epochs (at least 1) that gives about ``steps`` gradient steps."""
-    return max(1, math.ceil(steps / math.ceil(n_rows / batch_size)))
-
 
 #: Step-size schedules of ``learning_rate``: ``learning_rate_init`` throughout, or
 #: decayed along a half cosine to 0 over ``max_iter`` epochs (Loshchilov & Hutter 2017).
 LEARNING_RATES = ("constant", "cosine")
-#: Name of the schedule's callback in the net, and of its column in ``history_``.
-_SCHEDULE = "lr_schedule"
+
+#: Row-draws of ``score_samples`` computed at once: bounds its memory whatever
+#: ``n_importance_samples`` is (draws beyond it are done in chunks).
+_SCORE_BLOCK = 2**15
 
 
-#: Hyperparameters that shape the network: changing one needs a new ``fit``.
-_STRUCTURAL = ("n_components", "hidden_layer_sizes", "architecture",
-               "classifier_architecture", "image_shape", "encoder", "decoder", "likelihood",
-               "representation")
+def check_sample_weight(sample_weight, n_rows):
+    """``sample_weight`` as a float32 array of ``n_rows`` weights (None stays None).
 
-
-def _same(a, b):
-    """Whether two hyperparameter values are the same (arrays compared by value)."""
-    if a is b:
-        return True
-    if isinstance(a, list | tuple | np.ndarray) or isinstance(b, list | tuple | np.ndarray):
-        try:
-            return np.array_equal(np.asarray(a, dtype=object), np.asarray(b, dtype=object))
-        except (TypeError, ValueError):
-            return False
+    Examples
+    --------
+    >>> check_sample_weight(2, 3)
+    array([2., 2., 2.], dtype=float32)
+    """
+    if sample_weight is None:
+        return None
     try:
-        return bool(a == b)
-    except (TypeError, ValueError, RuntimeError):
-        return False
-
-
-def _module_spec(value):
-    return value is None or isinstance(value, torch.nn.Module) or callable(value)
+        w = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError("sample_weight must hold numbers (one weight per row of X).") from None
+    if w.ndim == 0:
+        w = np.full(n_rows, float(w))
+    if w.shape != (n_rows,):
+        raise ValueError(
+            f"sample_weight has shape {w.shape} but X has {n_rows} rows; pass one "
+            "weight per row (a 1-D array) or a single number."
+        )
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ValueError("sample_weight must be finite and non-negative (0 drops a row).")
+    if not np.any(w > 0):
+        raise ValueError("sample_weight is 0 for every row: there is nothing to fit.")
+    return w.astype(np.float32)
 
 
 class BaseVAE(BaseEstimator):
     """Shared machinery of the skvae estimators (not public).
 
-    Subclasses define ``__init__`` with the public hyperparameters, ``_build_module``
-    (the torch module for ``n_features``) and may override ``_encode_targets``,
-    ``_loss_weights`` and ``_net_params``.
+    Subclasses define ``__init__`` with the public hyperparameters and ``_task``
+    (``'unsupervised'`` or ``'classification'``, which models they take); a classifier
+    also validates its targets (``_validate_targets``).
     """
+
+    _task = "unsupervised"
 
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
-        "hidden_layer_sizes": ["array-like"],
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "architecture": [StrOptions(set(ARCHITECTURES))],
         "image_shape": ["array-like", None],
         "encoder": [torch.nn.Module, callable, None],
         "decoder": [torch.nn.Module, callable, None],
         "likelihood": [StrOptions(set(LIKELIHOODS))],
+        "model": [str],  # checked against skvae.models.MODELS when the plan is made
         "beta": [Interval(Real, 0, None, closed="left")],
         "beta_warmup": [Interval(Integral, 0, None, closed="left")],
         "n_importance_samples": [Interval(Integral, 1, None, closed="left")],
@@ -197,16 +119,13 @@ class BaseVAE(BaseEstimator):
             )
         super()._validate_params()
 
-    def _hidden_sizes(self):
-        sizes = np.asarray(self.hidden_layer_sizes).ravel()
-        if sizes.size == 0 and np.asarray(self.hidden_layer_sizes).ndim == 1:
-            return ()
-        if not np.issubdtype(sizes.dtype, np.integer) or np.any(sizes < 1):
-            raise ValueError(
-                "hidden_layer_sizes must be a sequence of positive integers, e.g. (256, 128); "
-                f"got {self.hidden_layer_sizes!r}."
-            )
-        return tuple(int(s) for s in sizes)
+    def _check_call_param(self, name):
+        """Validate a hyperparameter read at call time, with the message ``fit`` gives."""
+        validate_parameter_constraints(
+            {name: self._parameter_constraints[name]}, {name: getattr(self, name)},
+            caller_name=type(self).__name__,
+        )
+        return getattr(self, name)
 
     def _check_callbacks(self):
         for i, item in enumerate(self.callbacks or []):
@@ -249,94 +168,16 @@ class BaseVAE(BaseEstimator):
         X = likelihood.check_input(X) if strict else likelihood.clip_input(X)
         return X, X.dtype
 
-    def _encode_targets(self, y, reset, classes=None):
-        """Targets for the net (None for unsupervised estimators)."""
-        return None
+    def _validate_targets(self, y, reset, classes=None):
+        """Encoded targets and the class labels (None, None without labels)."""
+        return None, None
 
-    # -- building and fitting the net --------------------------------------------
-    def _architecture(self, architecture=None):
-        """The :class:`skvae.nn.Architecture` building this estimator's networks."""
-        return make_architecture(
-            architecture or self.architecture, self._hidden_sizes(), self.image_shape,
-            self.encoder, self.decoder,
-        )
-
-    def _architectures(self):
-        """Every architecture the model uses (a classifier may add its own)."""
-        return [self._architecture()]
-
-    def _make_likelihood(self, n_features):
-        return make_likelihood(self.likelihood, n_features)
-
-    def _build_module(self, n_features):
-        raise NotImplementedError
-
-    def _loss_weights(self):
-        """Weights of the module's loss terms (1 for a term not named)."""
-        return {"kl": self.beta}
-
-    def _net_params(self):
-        """Extra skorch parameters of the model (e.g. its ``iterator_train``)."""
-        return {}
-
-    def _make_net(self, module, device, early_stopping):
-        callbacks = [("kl_warmup", WeightWarmup("kl", self.beta, self.beta_warmup))]
-        if self._train_schedule == "cosine":
-            # Stepped after each epoch: epoch e (0-based) of max_iter runs at
-            # learning_rate_init * (1 + cos(pi * e / max_iter)) / 2, recorded as 'lr'.
-            callbacks.append((_SCHEDULE, LRScheduler(
-                torch.optim.lr_scheduler.CosineAnnealingLR, T_max=self._train_max_iter,
-                event_name="lr")))
-        if self.verbose:
-            callbacks.append(("progress_bar", ProgressBar()))
-        if early_stopping or self.tol is not None:
-            callbacks.append((
-                "early_stopping",
-                EarlyStopping(
-                    monitor="valid_loss" if early_stopping else "train_loss",
-                    patience=self.n_iter_no_change, load_best=early_stopping,
-                    **({} if self.tol is None
-                       else {"threshold": self.tol, "threshold_mode": "abs"}),
-                    sink=print if self.verbose else (lambda *a, **k: None),
-                ),
-            ))
-        # Deep copies: skorch initialises callbacks in place, and the user's objects
-        # must stay as they were passed.
-        callbacks += copy.deepcopy(list(self.callbacks or []))
-        return VAENet(
-            module,
-            loss_weights=self._loss_weights(),
-            optimizer=torch.optim.AdamW,
-            # One fused kernel per step instead of one per parameter and moment:
-            # ~0.8x the epoch time of the default Adam on CPU (benchmarks/bench_speed.py).
-            optimizer__fused=_fused_adam_ok(device),
-            optimizer__weight_decay=self.weight_decay,
-            lr=self.learning_rate_init,
-            precision=self.precision,
-            data_placement=self.data_placement,
-            max_epochs=self._train_max_iter,
-            batch_size=self._train_batch_size,
-            train_split=(
-                RandomSplit(self.validation_fraction, stratify=self._stratify)
-                if early_stopping else None
-            ),
-            callbacks=callbacks,
-            device=device,
-            verbose=int(self.verbose),
-            **self._net_params(),
-        )
-
-    _stratify = False
-
-    def _structural_params(self):
-        params = self.get_params(deep=False)
-        return {name: params[name] for name in _STRUCTURAL if name in params}
-
-    def _fit(self, X, y=None, partial=False, classes=None):
+    # -- the fit pipeline --------------------------------------------------------
+    def _fit(self, X, y=None, *, partial=False, classes=None, sample_weight=None):
         """Fit (or, with ``partial``, train one more epoch): all or nothing."""
         state = dict(self.__dict__)
         try:
-            return self._fit_unsafe(X, y, partial, classes)
+            return self._fit_unsafe(X, y, partial, classes, sample_weight)
         except BaseException:
             # Whatever happened (an error, a divergence, Ctrl-C before an epoch
             # finished), the estimator is left exactly as it was.
@@ -344,81 +185,51 @@ class BaseVAE(BaseEstimator):
             self.__dict__.update(state)
             raise
 
-    def _fit_unsafe(self, X, y, partial, classes):
+    def _fit_unsafe(self, X, y, partial, classes, sample_weight):
+        # 1. Validate the data and settings.
         self._check_callbacks()
-        first = not (partial and hasattr(self, "net_"))
-        if not first:
-            changed = [name for name, value in self._structural_params().items()
-                       if not _same(value, self._fit_structure_.get(name))]
-            if changed:
-                raise ValueError(
-                    f"{', '.join(changed)} changed since the model was fitted; partial_fit "
-                    "continues training the fitted network and cannot change its shape. "
-                    "Call fit to train a new model with the new settings."
-                )
-        X, _ = self._validate_X(X, reset=first, strict=True)
-        targets = self._encode_targets(y, reset=first, classes=classes)
+        continuing = partial and hasattr(self, "net_")
+        X, _ = self._validate_X(X, reset=not continuing, strict=True)
+        targets, classes = self._validate_targets(y, reset=not continuing, classes=classes)
+        weights = check_sample_weight(sample_weight, len(X))
         # float32 input is used as it is (no copy); float64 is cast once for the net.
         X32 = np.ascontiguousarray(X, dtype=np.float32)
-        if first:
-            n_features = X32.shape[1]
-            image_shape = None
-            for arch in self._architectures():
-                if arch.needs_image or self.image_shape is not None:
-                    # clear error first
-                    image_shape = check_image_shape(self.image_shape, n_features)
-            device = resolve_device(self.device)
-            seed = int(check_random_state(self.random_state).randint(2**31 - 1))
-            self._resolve_training(len(X32), targets)
-            if partial:  # one epoch per call: no run length for a schedule to span
-                self._train_schedule = "constant"
-            with _seeded(seed, device):
-                net, inputs = self._new_net(X32, targets, device,
-                                            early_stopping=self.early_stopping and not partial)
-            start = 0
-        else:
-            seed = self._seed
+        # 2. Plan: every 'auto' resolved, by the model's recipe.
+        plan = make_plan(self, X32, targets, task=self._task, classes=classes,
+                         partial=partial,
+                         seed=self.plan_.final.seed if continuing else None)
+        inputs = {"x": X32} if weights is None else {"x": X32, "sample_weight": weights}
+        # 3. Build: a new model (earlier stages trained on the way), or the fitted one.
+        if continuing:
+            check_same_structure(self.plan_, plan)
             net = copy.deepcopy(self.net_)  # the fitted net stays intact until success
-            if not isinstance(self.batch_size, str):
-                self._train_batch_size = self.batch_size
-            net.set_params(lr=self.learning_rate_init, batch_size=self._train_batch_size,
-                           optimizer__weight_decay=self.weight_decay)
-            net.loss_weights = self._loss_weights()
-            warmup = dict(net.callbacks_).get("kl_warmup")
-            if warmup is not None:
-                warmup.target, warmup.epochs = self.beta, self.beta_warmup
-            # Further epochs run at learning_rate_init: a schedule spans one fit only.
-            net.callbacks_ = [(name, cb) for name, cb in net.callbacks_ if name != _SCHEDULE]
+            configure(net, plan.final, plan)
             start = len(net.history)
-            inputs = X32
-        epochs = 1 if partial else self._train_max_iter
-        try:
-            with _seeded(seed + start, net.device):
-                net.partial_fit(inputs, targets, epochs=epochs)
-        except KeyboardInterrupt:
-            if not self._stopped_early(net):  # skorch's EarlyStopping stops this way too
-                self._interrupted(net, start)
-        if not all(torch.isfinite(p).all() for p in net.module_.parameters()):
-            raise FloatingPointError(
-                "Training produced non-finite weights: training diverged. Lower "
-                "learning_rate_init (e.g. by a factor of 10) or check the input scaling."
-            )
-        run = len(net.history) - start
-        if (self.tol is not None and not partial and run == epochs
-                and not self._stopped_early(net)):
-            warnings.warn(
-                f"Stopped at max_iter={self._train_max_iter} epochs while the loss still improved "
-                f"by more than tol={self.tol} per epoch: the model has not converged. "
-                "Raise max_iter (or tol).", ConvergenceWarning, stacklevel=3,
-            )
-        # Success: set every fitted attribute at once.
-        self._seed = seed
+        else:
+            def fit_stage(stage, make_module, stage_inputs):
+                with seeded(stage.seed, plan.device):
+                    stage_net = new_net(make_module(), stage, plan)
+                return train(stage_net, stage_inputs, None, stage, plan, final=False)
+
+            with seeded(plan.final.seed, plan.device):
+                module, inputs = plan.recipe.build(plan, inputs, fit_stage)
+                net = new_net(module, plan.final, plan)
+            start = 0
+        # 4. Train the last stage.
+        train(net, inputs, targets, plan.final, plan, start=start)
+        # 5. Success: set every fitted attribute at once.
+        self._dtype_ = X.dtype if not continuing else self._dtype_
+        self._set_fitted(plan, net, X32, targets, first=not continuing)
+        return self
+
+    def _set_fitted(self, plan, net, X32, targets, first):
+        """Set every fitted attribute from the plan and the trained net."""
+        self.plan_ = plan
         self.net_ = net
-        self._dtype_ = X.dtype if first else self._dtype_
-        self.n_components_ = int(self.n_components) if first else self.n_components_
-        self.image_shape_ = image_shape if first else self.image_shape_
-        self._fit_structure_ = (self._structural_params() if first
-                                else self._fit_structure_)
+        self.model_ = plan.model
+        if first:
+            self.n_components_ = plan.final.n_components
+            self.image_shape_ = plan.final.image_shape
         self.history_ = net.history
         self.n_iter_ = len(self.history_)
         self.loss_curve_ = list(self.history_[:, "train_loss"])
@@ -430,60 +241,24 @@ class BaseVAE(BaseEstimator):
         self.best_validation_score_ = (
             max(self.validation_scores_) if validated else None
         )
-        self._after_fit(X32, targets)
-        return self
-
-    def _resolve_training(self, n_rows, targets):
-        """Settle the data-dependent settings of a new fit (batch size, epochs, ...)."""
-        self._train_batch_size = resolve_batch_size(self.batch_size, n_rows)
-        self._train_max_iter = (
-            min(_AUTO_MAX_EPOCHS, epochs_for_steps(_AUTO_STEPS, n_rows, self._train_batch_size))
-            if self.max_iter == "auto" else self.max_iter)
-        self._train_schedule = self.learning_rate
-
-    def _new_net(self, X32, targets, device, early_stopping):
-        """A new, initialised net for X32, and the inputs to train it on.
-
-        Runs seeded. Subclasses may fit other stages first and train the net on more
-        than X32 (a dict ``{'x': X32, name: extra}``: the extras reach the module's
-        ``forward`` by name), as long as the module also works from X's rows alone.
-        """
-        net = self._make_net(self._build_module(X32.shape[1]), device, early_stopping)
-        net.initialize()
-        return net, X32
-
-    def _after_fit(self, X32, targets):
-        """Hook for fitted attributes that need the trained net (e.g. ``transduction_``)."""
-
-    @staticmethod
-    def _interrupted(net, start):
-        """After Ctrl-C: raise again if no epoch of this call completed, else warn."""
-        done = [row for row in net.history[start:] if "train_loss" in row]
-        if not done:
-            raise KeyboardInterrupt
-        del net.history[start + len(done):]
-        warnings.warn(
-            f"Training interrupted by user after {len(done)} epoch(s); the model keeps "
-            "the weights reached so far.", UserWarning, stacklevel=4,
-        )
-
-    @staticmethod
-    def _stopped_early(net):
-        stopper = dict(net.callbacks_).get("early_stopping")
-        return stopper is not None and stopper.misses_ >= stopper.patience
 
     # -- inference ---------------------------------------------------------------
     def _check_fitted_X(self, X, strict=False):
         check_is_fitted(self)
         return self._validate_X(X, reset=False, strict=strict)
 
+    def _run(self, method, *arrays, **kwargs):
+        """The fitted recipe's ``method`` on ``arrays``, batch by batch (a CPU tensor)."""
+        recipe, module = self.plan_.recipe, self.net_.module_
+        fn = getattr(recipe, method)
+        return self.net_.run_batched(lambda *t: fn(module, *t), *arrays, **kwargs)
+
     def _answer(self, tensor, dtype):
         return tensor.numpy().astype(dtype, copy=False)
 
     def _transform(self, X):
         X, dtype = self._check_fitted_X(X)
-        mu = self.net_.run_batched(lambda xb: self.net_.module_.encode(xb)[0], X)
-        return self._answer(mu, dtype)
+        return self._answer(self._run("transform", X), dtype)
 
     def _check_latent(self, Z):
         check_is_fitted(self)
@@ -505,21 +280,34 @@ class BaseVAE(BaseEstimator):
         return torch.randn(int(n_samples), self.n_components_, generator=gen).numpy()
 
     def _score_samples(self, X):
+        """The fitted recipe's ``log_marginal`` per row, in float64 (see its ``score``)."""
         X, _ = self._check_fitted_X(X, strict=True)
+        n_draws = self._check_call_param("n_importance_samples")
         # The same importance draws for every row (from a fixed seed), so the same X
         # always gets the same scores and a row's score does not depend on the others.
+        # Draws come in blocks of at most _SCORE_BLOCK, and each batch of rows times
+        # draws is at most _SCORE_BLOCK row-draws: memory is bounded whatever n_draws.
         gen = torch.Generator().manual_seed(0)
-        n_latent = getattr(self.net_.module_, "n_code", self.n_components_)
-        eps = torch.randn(self.n_importance_samples, n_latent, generator=gen,
-                          dtype=torch.float64).to(self.net_.device)
+        n_latent = self.plan_.recipe.n_score_latent(self.plan_)
+        block = min(n_draws, _SCORE_BLOCK)
         # A float64 copy of the module: a sum of many float32 terms would round
         # differently with the batch's other rows (a few 1e-6 nats), float64 does not.
         module = copy.deepcopy(self.net_.module_).double()
-        log_px = self.net_.run_batched(
-            lambda xb: module.log_marginal(xb, eps), X, dtype=np.float64,
-            batch_size=max(1, 2**15 // self.n_importance_samples), pad=False,
-        )
-        return log_px.numpy()
+        recipe = self.plan_.recipe
+        parts = []
+        for first in range(0, n_draws, block):
+            size = min(block, n_draws - first)
+            eps = torch.randn(size, n_latent, generator=gen,
+                              dtype=torch.float64).to(self.net_.device)
+            parts.append((size, self.net_.run_batched(
+                lambda xb, e=eps: recipe.log_marginal(module, xb, e), X, dtype=np.float64,
+                batch_size=max(1, _SCORE_BLOCK // size), pad=False,
+            )))
+        if len(parts) == 1:
+            return parts[0][1].numpy()
+        # Each block's estimate is log(mean of its weights): combine the sums.
+        sums = torch.stack([part + math.log(size) for size, part in parts])
+        return (torch.logsumexp(sums, dim=0) - math.log(n_draws)).numpy()
 
     def _answer_fit_dtype(self, tensor):
         """A generated array in the dtype of the data the model was fitted on."""

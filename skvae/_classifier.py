@@ -4,51 +4,18 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import (
-    ClassifierMixin,
-    ClassNamePrefixFeaturesOutMixin,
-    TransformerMixin,
-    _fit_context,
-)
+from sklearn.base import ClassifierMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _num_samples, check_consistent_length, column_or_1d
+from sklearn.utils.validation import check_consistent_length, column_or_1d
 
-from ._base import LEARNING_RATES, BaseVAE, epochs_for_steps, resolve_batch_size
-from ._net import BatchIterator
-from .nn import (
-    ARCHITECTURES,
-    M2,
-    Classifier,
-    JoinedBody,
-    StackedM2,
-    make_architecture,
-    make_likelihood,
-)
+from ._base import LEARNING_RATES, BaseVAE
+from ._compat import Interval, StrOptions, _fit_context
+from .models import UNLABELLED
+from .nn import ARCHITECTURES
 
 __all__ = ["VAEClassifier"]
-
-#: Label of an unlabelled row (scikit-learn's semi-supervised convention).
-UNLABELLED = -1
-
-# The M1 of representation='code' (see VAEClassifier's Notes and docs/classifier.md):
-# a small beta keeps more of the code in use (benchmarks/results/m1_codes.md), and its
-# training length is set in gradient steps, so that small and large data sets alike
-# get a trained code.
-_M1_CODE_SIZE = 50
-_M1_BETA = 0.1
-_M1_IMAGE_HIDDEN = (256,)
-# M2 models the row beside M1's code only for rows this narrow (twice M1's largest code;
-# the 64 pixels of the 8x8 digits): on wider rows, 784 pixels say, a Gaussian M2 on the
-# standardised row spends itself on the pixels and loses to an SVC (docs/classifier.md).
-_ROWS_IN_M2 = 2 * _M1_CODE_SIZE
-# Training length of M1 and of M2 on the code, in gradient steps: 4000, or 1000 with a
-# conv M1 (a cost cap: its steps are the dearest). With max_iter='auto' only.
-_CODE_STEPS = {"images": 1000, "other": 4000}
-# max_iter='auto' with representation 'input': epochs.
-_INPUT_EPOCHS = 100
 
 
 def _unlabelled_mask(y):
@@ -64,46 +31,11 @@ def _unlabelled_mask(y):
     return np.zeros(len(y), dtype=bool)
 
 
-class LabelledTopUpIterator(BatchIterator):
-    """Training batches topped up with labelled rows (Kingma et al.'s labelled minibatch).
-
-    Every batch of the shuffled pass gets ``labelled_batch_size`` extra labelled rows
-    (targets other than -1), taken in turn from a shuffled pass over the labelled
-    rows that starts again whenever it runs out: with few labels, each one is then
-    seen many times per epoch. Reaches the net as skorch's ``iterator_train``.
-
-    Parameters
-    ----------
-    dataset : skvae._net.TensorData
-        Rows with targets, -1 marking an unlabelled row.
-    batch_size : int
-    shuffle : bool, default=True
-    labelled_batch_size : int, default=0
-        Labelled rows added to each batch (0: none, a plain :class:`BatchIterator`).
-    """
-
-    def __init__(self, dataset, batch_size, shuffle=True, labelled_batch_size=0):
-        super().__init__(dataset, batch_size, shuffle)
-        self.labelled_batch_size = int(labelled_batch_size or 0)
-
-    def _labelled_stream(self, rows):
-        """Endless shuffled passes over ``rows``, ``labelled_batch_size`` at a time."""
-        k, pool = self.labelled_batch_size, rows[:0]
-        while True:
-            while len(pool) < k:
-                pool = torch.cat([pool, rows[torch.randperm(len(rows)).to(rows.device)]])
-            yield pool[:k]
-            pool = pool[k:]
-
-    def batch_rows(self):
-        targets = self.dataset.targets
-        extra = None
-        if self.shuffle and self.labelled_batch_size and targets is not None:
-            labelled = torch.nonzero(targets != UNLABELLED).flatten()
-            if len(labelled):
-                extra = self._labelled_stream(labelled)
-        for idx in super().batch_rows():
-            yield idx if extra is None else torch.cat([idx, next(extra)])
+def _missing_labels(y):
+    """Rows of an object ``y`` holding a missing value (None or a float NaN)."""
+    if y.dtype.kind != "O":
+        return np.zeros(len(y), dtype=bool)
+    return np.array([v is None or (isinstance(v, float) and v != v) for v in y], dtype=bool)
 
 
 class VAEClassifier(
@@ -380,11 +312,10 @@ class VAEClassifier(
         "classifier_architecture": [StrOptions(set(ARCHITECTURES)), None],
         "labelled_batch_size": [Interval(Integral, 1, None, closed="left"),
                                 StrOptions({"auto"}), None],
-        "representation": [StrOptions({"auto", "input", "code"})],
         "learning_rate": [StrOptions({"auto", *LEARNING_RATES})],
     }
 
-    _stratify = True
+    _task = "classification"
 
     def __init__(
         self,
@@ -403,7 +334,7 @@ class VAEClassifier(
         max_iter="auto",
         batch_size="auto",
         labelled_batch_size="auto",
-        representation="auto",
+        model="auto",
         learning_rate="auto",
         learning_rate_init=1e-3,
         weight_decay=0.0,
@@ -433,7 +364,7 @@ class VAEClassifier(
         self.max_iter = max_iter
         self.batch_size = batch_size
         self.labelled_batch_size = labelled_batch_size
-        self.representation = representation
+        self.model = model
         self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
         self.weight_decay = weight_decay
@@ -464,13 +395,25 @@ class VAEClassifier(
                 "Input y contains NaN or infinity. Mark unlabelled rows with -1, "
                 "not NaN."
             )
+        missing = _missing_labels(y)
+        if missing.any():
+            raise ValueError(
+                f"y has a missing label (None or NaN) in {int(missing.sum())} row(s), the "
+                f"first at row {int(np.argmax(missing))}. Mark unlabelled rows with the "
+                "integer -1, as scikit-learn's semi-supervised estimators do."
+            )
         return y
 
-    def _encode_targets(self, y, reset, classes=None):
+    def _validate_targets(self, y, reset, classes=None):
         unlabelled = _unlabelled_mask(y)
         labels = y[~unlabelled]
         if classes is not None:
             classes = column_or_1d(classes)
+            if _unlabelled_mask(classes).any():
+                raise ValueError(
+                    f"classes={classes!r} contains -1, the marker of unlabelled rows, not a "
+                    "class; list only the real class labels."
+                )
             if not reset and not np.array_equal(np.sort(classes), self.classes_):
                 raise ValueError(
                     f"classes={classes!r} differs from the classes_ of the first "
@@ -508,133 +451,18 @@ class VAEClassifier(
             )
         codes = np.full(len(y), UNLABELLED, dtype=np.int64)
         codes[~unlabelled] = self._label_encoder.transform(labels)
-        return codes
+        return codes, self.classes_
 
-    def _after_fit(self, X32, targets):
+    def _set_fitted(self, plan, net, X32, targets, first):
+        super()._set_fitted(plan, net, X32, targets, first)
         codes = targets.copy()
         unlabelled = codes == UNLABELLED
         if unlabelled.any():
-            logits = self.net_.run_batched(self.net_.module_.classify, X32[unlabelled])
-            codes[unlabelled] = logits.argmax(dim=1).numpy()
+            codes[unlabelled] = self._run("classify", X32[unlabelled]).argmax(dim=1).numpy()
         self.transduction_ = self.classes_[codes]
 
-    # -- model -------------------------------------------------------------------
-    def _architectures(self):
-        archs = [self._architecture()]
-        if self.classifier_architecture is not None:
-            archs.append(self._architecture(self.classifier_architecture))
-        return archs
-
-    def _build_module(self, n_features):
-        k = len(self.classes_)
-        archs = self._architectures()
-        arch, clf_arch = archs[0], archs[-1]
-        return M2(
-            clf_arch.classifier(n_features, k),
-            arch.encoder(n_features, self.n_components, n_condition=k),
-            arch.decoder(self.n_components + k, n_features),
-            self._make_likelihood(n_features),
-            k,
-        )
-
-    def _loss_weights(self):
-        return {"kl": self.beta, "classification": self.alpha}
-
-    # -- M1 + M2 ---------------------------------------------------------------------
-    def _resolve_training(self, n_rows, targets):
-        """Settle representation, batch size, epochs and labelled top-up from the data."""
-        unlabelled = np.any(targets == UNLABELLED)
-        if self.representation == "auto":
-            self.representation_ = "code" if unlabelled else "input"
-        else:
-            self.representation_ = self.representation
-        self._train_batch_size = resolve_batch_size(self.batch_size, n_rows)
-        if self.max_iter != "auto":
-            self._train_max_iter = self.max_iter
-        elif self.representation_ == "input":
-            self._train_max_iter = _INPUT_EPOCHS
-        else:
-            steps = _CODE_STEPS["images" if self._images() else "other"]
-            self._train_max_iter = epochs_for_steps(steps, n_rows, self._train_batch_size)
-        if self.learning_rate != "auto":
-            self._train_schedule = self.learning_rate
-        else:  # measured: docs/classifier.md, "Fully labelled data"
-            image_classifier = self._architectures()[-1].needs_image
-            self._train_schedule = ("cosine" if not unlabelled and image_classifier
-                                    and self.representation_ == "input" else "constant")
-        n_labelled = int(np.sum(targets != UNLABELLED))
-        if self.labelled_batch_size != "auto":
-            self.labelled_batch_size_ = self.labelled_batch_size or 0
-        else:  # labels in every batch when some rows are unlabelled
-            self.labelled_batch_size_ = (min(n_labelled, self._train_batch_size)
-                                         if unlabelled else 0)
-
-    def _net_params(self):
-        k = self.__dict__.get("labelled_batch_size_", 0)
-        if not k:
-            return {}
-        return {"iterator_train": LabelledTopUpIterator,
-                "iterator_train__labelled_batch_size": k}
-
-    def _images(self):
-        """Whether the architecture takes the rows as images (a conv net, for one)."""
-        return self._architecture().needs_image
-
-    def _code_model(self, n_features, seed):
-        """The unsupervised M1 (a VAETransformer): the same batches and length as M2."""
-        from ._transformer import VAETransformer
-
-        images = self._images()
-        return VAETransformer(
-            n_components=max(2, min(_M1_CODE_SIZE, n_features // 2)),
-            hidden_layer_sizes=_M1_IMAGE_HIDDEN if images else self.hidden_layer_sizes,
-            architecture=self.architecture, image_shape=self.image_shape,
-            encoder=self.encoder, decoder=self.decoder, likelihood=self.likelihood,
-            beta=_M1_BETA, max_iter=self._train_max_iter, batch_size=self._train_batch_size,
-            learning_rate=self._train_schedule, learning_rate_init=self.learning_rate_init,
-            device=self.device, precision=self.precision, data_placement=self.data_placement,
-            verbose=self.verbose, random_state=seed,
-        )
-
-    def _new_net(self, X32, targets, device, early_stopping):
-        if self.representation_ == "input":
-            return super()._new_net(X32, targets, device, early_stopping)
-        # M1: a VAE on every row, no labels. Its seed comes from this fit's seed.
-        seed = int(torch.randint(2**31 - 1, ()))
-        m1 = self._code_model(X32.shape[1], seed).fit(X32)
-        features = m1.transform(X32)
-        # M2 models the row and its code side by side for narrow rows that are not
-        # images (measured best on the 8x8 digits, docs/classifier.md), else the code.
-        rows_in_m2 = not self._images() and X32.shape[1] <= _ROWS_IN_M2
-        if rows_in_m2:
-            features = np.concatenate([X32, features], axis=1)
-        loc = features.mean(axis=0)
-        scale = features.std(axis=0)
-        scale[scale < 1e-6] = 1.0  # a constant feature stays as it is
-        features = np.ascontiguousarray((features - loc) / scale, dtype=np.float32)
-        n_m2, k, n_rows = features.shape[1], len(self.classes_), X32.shape[1]
-        arch = make_architecture("mlp", self._hidden_sizes())
-        # q(y | .) reads [row, code] (M2's own input, or the raw row beside the code): the
-        # row through the classifier architecture's own row layers (a conv net's
-        # convolutions, freshly initialised; none for 'mlp'), the code joined after them,
-        # then the fully connected layers (docs/classifier.md).
-        n_code = n_m2 - n_rows if rows_in_m2 else n_m2
-        body = JoinedBody(self._architectures()[-1].row_body(n_rows), n_rows, n_code,
-                          self._hidden_sizes())
-        classifier = Classifier(body, body.n_hidden, k)
-        m2 = M2(classifier, arch.encoder(n_m2, self.n_components, k),
-                arch.decoder(self.n_components + k, n_m2),
-                make_likelihood("gaussian", n_m2), k)
-        module = StackedM2(m1.net_.module_, m2, torch.as_tensor(loc), torch.as_tensor(scale),
-                           model_input="rows_and_code" if rows_in_m2 else "code",
-                           classifier_input="model_input" if rows_in_m2 else "with_rows")
-        net = self._make_net(module, device, early_stopping)
-        net.initialize()
-        # M1 is frozen: M2's input is computed once here, not at every step.
-        return net, {"x": X32, "m2_input": features}
-
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train the model on X and y; rows labelled -1 are unlabelled.
 
         Parameters
@@ -643,16 +471,18 @@ class VAEClassifier(
             Training data; in [0, 1] for ``likelihood='bernoulli'``.
         y : array-like of shape (n_samples,)
             Class labels (ints, strings, ...); the integer -1 marks an unlabelled row.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each row's loss terms (None: 1 for every row); 0 drops a row.
 
         Returns
         -------
         self : VAEClassifier
             The fitted estimator.
         """
-        return self._fit(X, self._check_y(X, y))
+        return self._fit(X, self._check_y(X, y), sample_weight=sample_weight)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train for one more epoch on X and y (starting a model if there is none).
 
         As in scikit-learn's incremental classifiers, the first call must list every
@@ -667,6 +497,8 @@ class VAEClassifier(
             Class labels; the integer -1 marks an unlabelled row.
         classes : array-like of shape (n_classes,), default=None
             Every class label. Required on the first call, ignored-but-checked later.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each row's loss terms (None: 1 for every row); 0 drops a row.
 
         Returns
         -------
@@ -691,12 +523,12 @@ class VAEClassifier(
                 "classes must be passed on the first call to partial_fit (every class "
                 "label, e.g. classes=np.unique(y_all)): a batch may not hold them all."
             )
-        return self._fit(X, y, partial=True, classes=classes)
+        return self._fit(X, y, partial=True, classes=classes, sample_weight=sample_weight)
 
     # -- prediction --------------------------------------------------------------
     def _logits(self, X):
         X, _ = self._check_fitted_X(X)
-        return self.net_.run_batched(self.net_.module_.classify, X)
+        return self._run("classify", X)
 
     def predict_proba(self, X):
         """Class probabilities ``q(y | x)``.
@@ -786,9 +618,9 @@ class VAEClassifier(
             if y.ndim == 0:
                 y = np.full(len(Z), y.item(), dtype=y.dtype)
             y = column_or_1d(y)
-            if _num_samples(y) != len(Z):
+            if len(y) != len(Z):
                 raise ValueError(
-                    f"y has {_num_samples(y)} labels but n_samples={len(Z)}; pass one "
+                    f"y has {len(y)} labels but n_samples={len(Z)}; pass one "
                     "label, or one per sample."
                 )
             unknown = ~np.isin(y, self.classes_)
@@ -799,9 +631,7 @@ class VAEClassifier(
                 )
             codes = self._label_encoder.transform(y)
         onehot = np.eye(k, dtype=np.float32)[codes]
-        out = self.net_.run_batched(
-            self.net_.module_.decode_mean, np.concatenate([Z, onehot], axis=1)
-        )
+        out = self._run("decode", np.concatenate([Z, onehot], axis=1))
         return self._answer_fit_dtype(out)
 
     def score_samples(self, X):

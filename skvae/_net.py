@@ -349,6 +349,8 @@ class VAENet(NeuralNet):
         # Batches already live on the device as tensors.
         if not isinstance(x, dict):
             x = {"x": x}
+        if "sample_weight" in x:  # read by get_loss, not by the module
+            x = {name: t for name, t in x.items() if name != "sample_weight"}
         if self.precision == "32":
             return self.module_(**x, **fit_params)
         if self.precision != "bf16-mixed":
@@ -359,6 +361,10 @@ class VAENet(NeuralNet):
 
     # -- loss ------------------------------------------------------------------
     def get_loss(self, y_pred, y_true, X=None, training=False):
+        """The batch mean of the weighted terms, each row's times its ``sample_weight``."""
+        row_weights = X.get("sample_weight") if isinstance(X, dict) else None
+        if row_weights is not None:
+            y_pred = {name: term * row_weights for name, term in y_pred.items()}
         weights = self.loss_weights
         loss = sum(weights.get(name, 1.0) * term for name, term in y_pred.items())
         n = len(next(iter(y_pred.values())))

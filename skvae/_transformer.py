@@ -1,9 +1,9 @@
 """VAETransformer: an unsupervised variational autoencoder as a scikit-learn transformer."""
 
-from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
 from ._base import BaseVAE
-from .nn import VAE
+from ._compat import _fit_context
 
 __all__ = ["VAETransformer"]
 
@@ -211,6 +211,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         encoder=None,
         decoder=None,
         likelihood="bernoulli",
+        model="auto",
         beta=0.1,
         beta_warmup=0,
         max_iter="auto",
@@ -237,6 +238,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         self.encoder = encoder
         self.decoder = decoder
         self.likelihood = likelihood
+        self.model = model
         self.beta = beta
         self.beta_warmup = beta_warmup
         self.max_iter = max_iter
@@ -256,16 +258,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         self.verbose = verbose
         self.random_state = random_state
 
-    def _build_module(self, n_features):
-        arch = self._architecture()
-        return VAE(
-            arch.encoder(n_features, self.n_components),
-            arch.decoder(self.n_components, n_features),
-            self._make_likelihood(n_features),
-        )
-
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Train the VAE on X.
 
         Parameters
@@ -274,16 +268,18 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             Training data; in [0, 1] for ``likelihood='bernoulli'``.
         y : None
             Ignored; present for API consistency.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each row's loss terms (None: 1 for every row); 0 drops a row.
 
         Returns
         -------
         self : VAETransformer
             The fitted estimator.
         """
-        return self._fit(X)
+        return self._fit(X, sample_weight=sample_weight)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y=None):
+    def partial_fit(self, X, y=None, sample_weight=None):
         """Train for one more epoch on X (starting a model if there is none).
 
         Early stopping does not apply here. Later calls must pass the same features.
@@ -294,12 +290,14 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             Training data.
         y : None
             Ignored.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each row's loss terms (None: 1 for every row); 0 drops a row.
 
         Returns
         -------
         self : VAETransformer
         """
-        return self._fit(X, partial=True)
+        return self._fit(X, partial=True, sample_weight=sample_weight)
 
     def transform(self, X):
         """Encode X as the posterior mean of its latent code (deterministic).
@@ -329,7 +327,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             Probabilities in [0, 1] for ``'bernoulli'``, means for ``'gaussian'``.
         """
         Z, dtype = self._check_latent(X)
-        return self._answer(self.net_.run_batched(self.net_.module_.decode_mean, Z), dtype)
+        return self._answer(self._run("decode", Z), dtype)
 
     def sample(self, n_samples=1, random_state=None):
         """Generate new inputs: decode codes drawn from the N(0, I) prior.
@@ -348,7 +346,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             usual way VAE samples are shown.
         """
         Z = self._sample_latent(n_samples, random_state)
-        return self._answer_fit_dtype(self.net_.run_batched(self.net_.module_.decode_mean, Z))
+        return self._answer_fit_dtype(self._run("decode", Z))
 
     def score_samples(self, X):
         """Per-sample log-likelihood ``log p(x)`` in nats, importance-weighted.

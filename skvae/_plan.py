@@ -1,0 +1,241 @@
+"""The fit plan: what one ``fit`` (or ``partial_fit`` call) will do, settled up front.
+
+:func:`make_plan` turns an estimator's hyperparameters and the validated data into a
+frozen :class:`FitPlan`: the model chosen, every ``'auto'`` resolved, and one
+:class:`StagePlan` per network trained (M1 + M2 trains two). Building the modules, the
+skorch nets and the training loop read only the plan; the estimators keep it as
+``plan_`` so users can see what ``'auto'`` chose. ``partial_fit`` makes the plan again
+from the current hyperparameters: :func:`check_same_structure` names any setting whose
+change needs a new network.
+"""
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .models import MODELS, UNLABELLED, resolve_model
+
+__all__ = ["DataInfo", "FitPlan", "StagePlan", "check_same_structure", "make_plan"]
+
+#: StagePlan fields that shape a network: a change needs a new fit. The name of the
+#: hyperparameter each comes from, for the error message.
+STRUCTURE = {
+    "n_components": "n_components", "hidden_layer_sizes": "hidden_layer_sizes",
+    "architecture": "architecture", "classifier_architecture": "classifier_architecture",
+    "image_shape": "image_shape", "encoder": "encoder", "decoder": "decoder",
+    "likelihood": "likelihood",
+}
+
+
+def _same(a, b):
+    """Whether two settings are the same (modules by identity, sequences by value)."""
+    if a is b:
+        return True
+    if isinstance(a, torch.nn.Module) or isinstance(b, torch.nn.Module):
+        return False
+    try:
+        return bool(np.array_equal(np.asarray(a, dtype=object), np.asarray(b, dtype=object)))
+    except (TypeError, ValueError):
+        return False
+
+
+def _short(value):
+    """A setting as it reads in a plan's repr (modules and callables by their name)."""
+    if isinstance(value, torch.nn.Module):
+        return f"<{type(value).__name__} module>"
+    if callable(value) and not isinstance(value, type):
+        return f"<{getattr(value, '__name__', type(value).__name__)}>"
+    if isinstance(value, type):
+        return f"<{value.__name__}>"
+    return repr(value)
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """What the plan needs to know of the training data."""
+
+    n_rows: int
+    n_features: int
+    classes: tuple | None = None  # the class labels (VAEClassifier), else None
+    n_labelled: int | None = None  # rows with a label (VAEClassifier), else None
+
+    @property
+    def n_classes(self):
+        return None if self.classes is None else len(self.classes)
+
+    @property
+    def unlabelled(self):
+        """Whether some rows have no label (-1)."""
+        return self.n_labelled is not None and self.n_labelled < self.n_rows
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    """One network trained by the fit: its shape, its loss weights and its training run.
+
+    Every value is resolved (no ``'auto'``). ``encoder``/``decoder`` are the user's
+    modules or factories (None: the architecture's).
+    """
+
+    name: str
+    description: str
+    n_components: int
+    hidden_layer_sizes: tuple
+    architecture: str
+    likelihood: str
+    loss_weights: tuple  # ((term, weight), ...)
+    max_iter: int
+    batch_size: int
+    learning_rate: str
+    learning_rate_init: float
+    seed: int
+    classifier_architecture: str | None = None
+    image_shape: tuple | None = None
+    encoder: object = None
+    decoder: object = None
+    beta_warmup: int = 0
+    labelled_batch_size: int = 0
+    weight_decay: float = 0.0
+    early_stopping: bool = False
+    validation_fraction: float = 0.1
+    tol: float | None = None
+    n_iter_no_change: int = 10
+    user_callbacks: bool = True  # whether the user's callbacks run in this stage
+
+    @property
+    def weights(self):
+        """The loss weights as a dict."""
+        return dict(self.loss_weights)
+
+    def __repr__(self):
+        parts = [f"{f.name}={_short(getattr(self, f.name))}" for f in dataclasses.fields(self)
+                 if f.name not in ("name", "description")]
+        return f"{self.name} ({self.description}): " + ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class FitPlan:
+    """What a fit does: the model, the data's shape, the device and the stages.
+
+    Attributes
+    ----------
+    model : str
+        The model recipe's name in :data:`skvae.models.MODELS`.
+    recipe : skvae.models.Recipe
+        That recipe (kept with the fitted model, so it predicts without the table).
+    data : DataInfo
+    stages : tuple of StagePlan
+        The networks trained, in order; the last one is the fitted ``net_``.
+    device, precision, data_placement : str
+        Resolved device; the forward pass's precision; where training data live.
+    verbose : int
+    partial : bool
+        A ``partial_fit`` call (one epoch, constant step size, no early stopping).
+    callbacks : tuple
+        The user's skorch callbacks (copied into each net).
+    """
+
+    model: str
+    recipe: object = field(repr=False, compare=False)
+    data: DataInfo = None
+    stages: tuple = ()
+    device: str = "cpu"
+    precision: str = "32"
+    data_placement: str = "auto"
+    verbose: int = 0
+    partial: bool = False
+    callbacks: tuple = field(default=(), repr=False)
+
+    @property
+    def final(self):
+        """The stage whose net is the fitted ``net_``."""
+        return self.stages[-1]
+
+    def __repr__(self):
+        d = self.data
+        labels = ("" if d.classes is None
+                  else f", classes={len(d.classes)}, n_labelled={d.n_labelled}")
+        names = [_callback_name(item) for item in self.callbacks]
+        head = (f"FitPlan(model={self.model!r}, n_rows={d.n_rows}, n_features={d.n_features}"
+                f"{labels}, device={self.device!r}, precision={self.precision!r}, "
+                f"data_placement={self.data_placement!r}, verbose={self.verbose}, "
+                f"partial={self.partial}, callbacks={names},")
+        return "\n  ".join([head, *[repr(s) for s in self.stages]]) + ")"
+
+
+def _callback_name(item):
+    if isinstance(item, tuple):
+        return item[0]
+    return (item if isinstance(item, type) else type(item)).__name__
+
+
+def make_plan(estimator, X, targets, *, task, classes=None, partial=False, seed=None):
+    """The :class:`FitPlan` of a fit of ``estimator`` on validated ``X`` and ``targets``.
+
+    Parameters
+    ----------
+    estimator : BaseVAE
+        Its hyperparameters are read (never changed).
+    X : ndarray of shape (n_rows, n_features)
+    targets : ndarray of shape (n_rows,) or None
+        Encoded class indices with -1 for unlabelled rows (VAEClassifier), or None.
+    task : {'unsupervised', 'classification'}
+        What the estimator needs of the model.
+    classes : sequence or None
+        The class labels (VAEClassifier).
+    partial : bool
+        A ``partial_fit`` call.
+    seed : int or None
+        The fit's seed; None draws it from ``random_state``.
+
+    Returns
+    -------
+    FitPlan
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skvae import VAETransformer
+    >>> plan = make_plan(VAETransformer(random_state=0), np.zeros((500, 64)), None,
+    ...                  task="unsupervised")
+    >>> plan.model, plan.final.batch_size, plan.final.max_iter
+    ('vae', 128, 100)
+    """
+    from ._train import resolve_device, seed_from
+
+    params = estimator.get_params(deep=False)
+    n_labelled = None if targets is None else int(np.sum(targets != UNLABELLED))
+    data = DataInfo(len(X), X.shape[1], None if classes is None else tuple(classes),
+                    n_labelled)
+    model = resolve_model(params.get("model", "auto"), task, data, partial)
+    device = resolve_device(params["device"])
+    seed = seed_from(params["random_state"]) if seed is None else seed
+    recipe = MODELS[model]
+    stages = recipe.stages(params, data, seed=seed, partial=partial)
+    return FitPlan(
+        model=model, recipe=recipe, data=data, stages=tuple(stages), device=device,
+        precision=params["precision"], data_placement=params["data_placement"],
+        verbose=int(params["verbose"]), partial=partial,
+        callbacks=tuple(params["callbacks"] or ()),
+    )
+
+
+def check_same_structure(old, new):
+    """Raise ValueError naming the settings whose change needs a new network."""
+    changed = []
+    if old.model != new.model:
+        changed.append("model")
+    if old.data.n_features != new.data.n_features:
+        changed.append("the number of features")
+    for a, b in zip(old.stages, new.stages, strict=False):
+        for name, param in STRUCTURE.items():
+            if not _same(getattr(a, name), getattr(b, name)) and param not in changed:
+                changed.append(param)
+    if changed:
+        raise ValueError(
+            f"{', '.join(changed)} changed since the model was fitted; partial_fit "
+            "continues training the fitted network and cannot change its shape. "
+            "Call fit to train a new model with the new settings."
+        )

@@ -1,0 +1,220 @@
+"""Training the stages of a fit plan: devices, seeds, the skorch net and the run.
+
+One function builds a stage's net (:func:`new_net`) and one applies a plan to a fitted
+net (:func:`configure`), both from :func:`net_settings`, so ``partial_fit`` runs with
+exactly the settings a ``fit`` would (precision, callbacks, step size, ...).
+:func:`train` runs a stage: seeded, stopped cleanly by Ctrl-C, checked for divergence.
+"""
+
+import contextlib
+import copy
+import warnings
+
+import torch
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
+
+from ._net import RandomSplit, VAENet, WeightWarmup
+
+__all__ = ["configure", "new_net", "resolve_device", "seed_from", "seeded", "train"]
+
+#: Name of the step-size schedule's callback in a net, and of its column in the history.
+SCHEDULE = "lr_schedule"
+
+
+def resolve_device(device):
+    """Turn a ``device`` hyperparameter into a torch device string, or raise ValueError.
+
+    Parameters
+    ----------
+    device : str
+        ``'auto'`` (CUDA when available, else Apple's MPS when available, else CPU),
+        ``'cpu'``, ``'cuda'``, ``'cuda:N'`` or ``'mps'``.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> resolve_device("cpu")
+    'cpu'
+    """
+    if device == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        return "mps" if torch.backends.mps.is_available() else "cpu"
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        parsed = None
+    if parsed is None or parsed.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(
+            f"device={device!r} is not a device skvae can use; pass 'auto', 'cpu', "
+            "'cuda', 'cuda:N' (N the GPU index) or 'mps' (Apple GPUs)."
+        )
+    if parsed.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(
+            f"device={device!r} was requested but Apple's MPS backend is not available "
+            "here (torch.backends.mps.is_available() is False). Use device='cpu', or "
+            "device='auto' to take a GPU only when there is one."
+        )
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device={device!r} was requested but CUDA is not available here "
+                "(torch.cuda.is_available() is False). Use device='cpu', or device='auto' "
+                "to take a GPU only when there is one."
+            )
+        count = torch.cuda.device_count()
+        if parsed.index is not None and parsed.index >= count:
+            raise ValueError(
+                f"device={device!r} names GPU {parsed.index} but this machine has {count} "
+                f"(indices 0 to {count - 1})."
+            )
+    return str(parsed)
+
+
+def seed_from(random_state):
+    """A fit's torch seed from a ``random_state`` (int, RandomState or None)."""
+    return int(check_random_state(random_state).randint(2**31 - 1))
+
+
+@contextlib.contextmanager
+def seeded(seed, device):
+    """Seed torch for a block without touching the caller's global RNG state."""
+    devices = []
+    device = str(device)  # skorch may hold a torch.device (e.g. after unpickling)
+    if device.startswith("cuda"):
+        index = torch.device(device).index
+        devices = [torch.cuda.current_device() if index is None else index]
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+def _fused_adam_ok(device):
+    """Whether ``torch.optim.AdamW(fused=True)`` runs on ``device`` in this torch."""
+    try:
+        torch.optim.AdamW([torch.zeros(1, device=device, requires_grad=True)], fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return None  # torch's default choice (foreach where it can)
+    return True
+
+
+def _callbacks(stage, plan):
+    """The skorch callbacks of a stage's net (the user's deep-copied: never changed)."""
+    callbacks = [("kl_warmup", WeightWarmup("kl", stage.weights.get("kl", 1.0),
+                                            stage.beta_warmup))]
+    if stage.learning_rate == "cosine":
+        # Stepped after each epoch: epoch e (0-based) of max_iter runs at
+        # learning_rate_init * (1 + cos(pi * e / max_iter)) / 2, recorded as 'lr'.
+        callbacks.append((SCHEDULE, LRScheduler(
+            torch.optim.lr_scheduler.CosineAnnealingLR, T_max=stage.max_iter,
+            event_name="lr")))
+    if plan.verbose:
+        callbacks.append(("progress_bar", ProgressBar()))
+    if stage.early_stopping or stage.tol is not None:
+        callbacks.append((
+            "early_stopping",
+            EarlyStopping(
+                monitor="valid_loss" if stage.early_stopping else "train_loss",
+                patience=stage.n_iter_no_change, load_best=stage.early_stopping,
+                **({} if stage.tol is None
+                   else {"threshold": stage.tol, "threshold_mode": "abs"}),
+                sink=print if plan.verbose else (lambda *a, **k: None),
+            ),
+        ))
+    if stage.user_callbacks:
+        callbacks += copy.deepcopy(list(plan.callbacks))
+    return callbacks
+
+
+def net_settings(stage, plan):
+    """Every setting of a stage's net that a plan decides (all but the module)."""
+    return dict(
+        loss_weights=stage.weights,
+        lr=stage.learning_rate_init,
+        optimizer__weight_decay=stage.weight_decay,
+        precision=plan.precision,
+        data_placement=plan.data_placement,
+        max_epochs=stage.max_iter,
+        batch_size=stage.batch_size,
+        train_split=(
+            RandomSplit(stage.validation_fraction,
+                        stratify=plan.recipe.task == "classification")
+            if stage.early_stopping else None
+        ),
+        callbacks=_callbacks(stage, plan),
+        verbose=int(plan.verbose),
+        **plan.recipe.iterator_params(stage),
+    )
+
+
+def new_net(module, stage, plan):
+    """A new, initialised :class:`~skvae._net.VAENet` training ``module`` for ``stage``."""
+    net = VAENet(
+        module,
+        optimizer=torch.optim.AdamW,
+        # One fused kernel per step instead of one per parameter and moment:
+        # ~0.8x the epoch time of the default Adam on CPU (benchmarks/bench_speed.py).
+        optimizer__fused=_fused_adam_ok(plan.device),
+        device=plan.device,
+        **net_settings(stage, plan),
+    )
+    net.initialize()
+    return net
+
+
+def configure(net, stage, plan):
+    """Apply ``plan`` to a fitted net that trains on (``partial_fit``): all it can change."""
+    settings = net_settings(stage, plan)
+    net.set_params(lr=settings.pop("lr"), batch_size=settings.pop("batch_size"),
+                   optimizer__weight_decay=settings.pop("optimizer__weight_decay"))
+    net.loss_weights = settings.pop("loss_weights")
+    for name, value in settings.items():
+        setattr(net, name, value)
+    net.initialize_callbacks()
+
+
+def train(net, inputs, targets, stage, plan, start=0, final=True):
+    """Train ``net`` for ``stage.max_iter`` epochs from epoch ``start`` (all or nothing).
+
+    Ctrl-C before an epoch of this call ends, or during a stage that is not the
+    ``final`` one, raises KeyboardInterrupt (the estimator then stays as it was);
+    later in the final stage it stops with a warning, keeping the weights reached.
+    """
+    try:
+        with seeded(stage.seed + start, net.device):
+            net.partial_fit(inputs, targets, epochs=stage.max_iter)
+    except KeyboardInterrupt:
+        if not stopped_early(net):  # skorch's EarlyStopping stops this way too
+            done = [row for row in net.history[start:] if "train_loss" in row]
+            if not done or not final:
+                raise
+            del net.history[start + len(done):]
+            warnings.warn(
+                f"Training interrupted by user after {len(done)} epoch(s); the model keeps "
+                "the weights reached so far.", UserWarning, stacklevel=5,
+            )
+    if not all(torch.isfinite(p).all() for p in net.module_.parameters()):
+        raise FloatingPointError(
+            f"Training {stage.name} produced non-finite weights: training diverged. Lower "
+            "learning_rate_init (e.g. by a factor of 10) or check the input scaling."
+        )
+    run = len(net.history) - start
+    if (stage.tol is not None and not plan.partial and run == stage.max_iter
+            and not stopped_early(net)):
+        warnings.warn(
+            f"Stopped at max_iter={stage.max_iter} epochs while the loss still improved "
+            f"by more than tol={stage.tol} per epoch: the model has not converged. "
+            "Raise max_iter (or tol).", ConvergenceWarning, stacklevel=5,
+        )
+    return net
+
+
+def stopped_early(net):
+    """Whether skorch's EarlyStopping ended the run."""
+    stopper = dict(net.callbacks_).get("early_stopping")
+    return stopper is not None and stopper.misses_ >= stopper.patience
