@@ -1,7 +1,7 @@
 """The classifier of a fully labelled VAEClassifier(architecture="conv"), trained alone.
 
-With every row labelled, ``VAEClassifier`` fits M2 on the pixels (``representation=
-'input'``) and its loss is ``-ELBO(x, y) + alpha * cross-entropy``: the ELBO of a labelled
+With every row labelled, ``VAEClassifier`` fits M2 on the pixels (``model='m2'``)
+and its loss is ``-ELBO(x, y) + alpha * cross-entropy``: the ELBO of a labelled
 row uses the true class, so no gradient of it reaches the classifier ``q(y | x)``, whose
 weights are trained by the cross-entropy alone (Adam's steps do not depend on the scale
 ``alpha``). This script trains that same network, ``ConvArchitecture(hidden_layer_sizes).

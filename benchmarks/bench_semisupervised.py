@@ -88,7 +88,7 @@ def m1(name, epochs, seed):
 def m2(name, likelihood, epochs, seed):
     """VAEClassifier (M2) on M1's standardised code or, for 'bernoulli', on pixels."""
     # Every setting pinned: these rows measure a fixed recipe, whatever the defaults.
-    fixed = {"representation": "input", "labelled_batch_size": None, "device": "cpu",
+    fixed = {"model": "m2", "labelled_batch_size": None, "device": "cpu",
              "random_state": seed}
     if name == "digits":
         return VAEClassifier(n_components=8 if likelihood == "gaussian" else 4,
@@ -107,7 +107,7 @@ def equal_step_epochs(epochs, n_rows, n_labelled, batch_size):
 
 def conv_classifier(name, epochs, seed, alpha=10.0, labelled_batch_size=None):
     """VAEClassifier on pixels: conv q(y|x), fully connected VAE (cheap K decoder passes)."""
-    fixed = {"representation": "input", "labelled_batch_size": labelled_batch_size,
+    fixed = {"model": "m2", "labelled_batch_size": labelled_batch_size,
              "device": "cpu", "random_state": seed}
     if name == "digits":
         return VAEClassifier(n_components=4, hidden_layer_sizes=(128,),

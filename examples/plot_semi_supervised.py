@@ -58,7 +58,7 @@ for n_labels in n_labels_list:
     spreading = LabelSpreading().fit(X_train, y_partial)
     accs = [clf.score(X_test, y_test), svc.score(X_test, y_test),
             spreading.score(X_test, y_test)]
-    print(f"{n_labels} labels (VAEClassifier: {clf.representation_!r} representation, "
+    print(f"{n_labels} labels (VAEClassifier: model {clf.model_!r}, "
           f"fit {fit_s:.0f} s):")
     for name, acc in zip(results, accs, strict=True):
         results[name].append(acc)

@@ -65,7 +65,7 @@ def check_sample_weight(sample_weight, n_rows):
     if not np.all(np.isfinite(w)) or np.any(w < 0):
         raise ValueError("sample_weight must be finite and non-negative (0 drops a row).")
     if not np.any(w > 0):
-        raise ValueError("sample_weight is 0 for every row: there is nothing to fit.")
+        raise ValueError("sample_weight is zero for every row: there is nothing to fit.")
     return w.astype(np.float32)
 
 
@@ -197,7 +197,11 @@ class BaseVAE(BaseEstimator):
         # 2. Plan: every 'auto' resolved, by the model's recipe.
         plan = make_plan(self, X32, targets, task=self._task, classes=classes,
                          partial=partial,
-                         seed=self.plan_.final.seed if continuing else None)
+                         seed=self.plan_.final.seed if continuing else None,
+                         fitted=self.plan_ if continuing else None,
+                         device=str(self.net_.device) if continuing else None)
+        if plan.verbose:
+            print(plan)
         inputs = {"x": X32} if weights is None else {"x": X32, "sample_weight": weights}
         # 3. Build: a new model (earlier stages trained on the way), or the fitted one.
         if continuing:

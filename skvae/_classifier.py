@@ -1,4 +1,10 @@
-"""VAEClassifier: a VAE and a classifier trained together, also from unlabelled rows."""
+"""VAEClassifier: a VAE and a classifier trained together, also from unlabelled rows.
+
+This module is over 400 lines because of its docstrings: the class docstring is the
+estimator's reference page (every parameter, attribute and choice, with examples, about
+300 lines). The code itself (targets, transduction, prediction, sampling) is short; the
+models are in :mod:`skvae.models`.
+"""
 
 from numbers import Integral, Real
 
@@ -12,6 +18,7 @@ from sklearn.utils.validation import check_consistent_length, column_or_1d
 
 from ._base import LEARNING_RATES, BaseVAE
 from ._compat import Interval, StrOptions, _fit_context
+from ._docs import fill
 from .models import UNLABELLED
 from .nn import ARCHITECTURES
 
@@ -38,6 +45,7 @@ def _missing_labels(y):
     return np.array([v is None or (isinstance(v, float) and v != v) for v in y], dtype=bool)
 
 
+@fill
 class VAEClassifier(
     ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClassifierMixin, BaseVAE
 ):
@@ -57,14 +65,10 @@ class VAEClassifier(
     ----------
     n_components : int, default=8
         Size of the continuous latent code ``z`` (the output of ``transform``).
-    hidden_layer_sizes : sequence of int, default=(256, 128)
+    hidden_layer_sizes : int or sequence of int, default=(256, 128)
         Hidden widths of the encoder and of the classifier network; the decoder
         mirrors them.
-    architecture : {'mlp', 'conv'}, default='mlp'
-        ``'mlp'``: fully connected layers only. ``'conv'``: for images, two stride-2
-        3 x 3 convolutions (32 and 64 channels) before the fully connected layers, and
-        transposed convolutions mirroring them in the decoder. X stays 2-D (one
-        flattened image per row); the model reshapes it with ``image_shape``.
+    {{architecture}}
     classifier_architecture : {'mlp', 'conv'} or None, default=None
         Architecture of the classifier network ``q(y | x)`` alone; None means
         ``architecture``. ``architecture='mlp', classifier_architecture='conv'`` gives
@@ -78,21 +82,8 @@ class VAEClassifier(
         ``classifier_architecture``) takes a square one-channel image (needs a
         perfect-square number of features, else fit raises ValueError). Ignored by
         ``'mlp'`` networks apart from that check.
-    encoder : torch.nn.Module, callable or None, default=None
-        Your own encoder network, replacing the architecture's: a module mapping a
-        batch of rows ``(n, n_features)`` to features of any shape ``(n, ...)``; skvae
-        adds the linear Gaussian head of ``q(z | x)`` after it. A module is
-        deep-copied at each fit (the one passed is never trained) and starts from
-        the weights it has (``random_state`` does not reseed it: seed torch before
-        building it, or pass a factory); a callable is a factory called as
-        ``encoder(n_features)`` under the fit's seed, which returns a new module. Works
-        with ``clone`` and ``GridSearchCV``; pickling the estimator needs a
-        picklable factory (a class or module-level function, not a lambda).
-    decoder : torch.nn.Module, callable or None, default=None
-        Your own decoder, replacing the architecture's: maps codes ``(n, n_inputs)``
-        to the likelihood's parameters ``(n, n_features)`` (logits for
-        ``'bernoulli'``, means for ``'gaussian'``). A module is deep-copied at each
-        fit; a callable is called as ``decoder(n_inputs, n_features)``.
+    {{encoder}}
+    {{decoder}}
         Here ``n_inputs`` is ``n_components`` plus the number of classes (the
         decoder reads ``[z, onehot(y)]``), and the classifier ``q(y | x)`` gets its
         own copy of ``encoder`` with a class head.
@@ -102,11 +93,7 @@ class VAEClassifier(
         for any real-valued data and learns one noise scale per feature.
     beta : float, default=1.0
         Weight of the KL terms (of ``z``, and of ``y`` for unlabelled rows).
-    beta_warmup : int, default=0
-        KL warm-up: the KL weight rises linearly from 0 in the first epoch to ``beta``
-        at epoch ``beta_warmup + 1`` (Bowman et al. 2016, Sonderby et al. 2016), a
-        cure for inactive latent dimensions. 0: ``beta`` from the start. The weight
-        used at each epoch is in ``history_`` as ``kl_weight``.
+    {{beta_warmup}}
     alpha : float, default=10.0
         Weight of the classification cross-entropy, which is averaged over the
         labelled rows of each batch (so ``alpha`` does not depend on the share of
@@ -114,11 +101,10 @@ class VAEClassifier(
         of features times a fraction of a nat; ``alpha`` should be large enough
         that the cross-entropy is not drowned by it (see the user guide).
     max_iter : int or 'auto', default='auto'
-        Number of training epochs (fewer if early stopping triggers). ``'auto'``: with
-        ``representation`` ``'code'``, as many epochs as give 4,000 gradient steps
-        (1,000 with a conv M1), for M1 and for M2; with ``'input'``, 100 epochs.
-    batch_size : int or 'auto', default='auto'
-        Rows per gradient step. ``'auto'``: 256 from 2,000 training rows on, else 128.
+        Number of training epochs (fewer if early stopping triggers). ``'auto'``: for
+        ``'m1+m2'``, as many epochs as give 4,000 gradient steps (1,000 with a conv
+        M1), for M1 and for M2; for ``'m2'``, 100 epochs. ``partial_fit``: one epoch.
+    {{batch_size}}
     labelled_batch_size : int, 'auto' or None, default='auto'
         Every training batch is topped up with this many labelled rows, taken in
         turn from a reshuffled pass over the labelled rows (as Kingma et al. draw a
@@ -127,20 +113,24 @@ class VAEClassifier(
         epoch instead of once. ``'auto'``: ``min(n_labelled, batch_size)`` when some
         rows are unlabelled, none when all are labelled. None: batches draw from all
         rows alike.
-    representation : {'auto', 'input', 'code'}, default='auto'
-        What M2 reads. ``'input'``: the rows themselves. ``'code'``: the M1 + M2 model
-        of Kingma et al. (2014): a VAE (M1) is first fitted on every row without
-        labels, then M2 learns the classes from M1's standardised code; on images
-        with few labels this is far better than M2 on pixels, and much faster (M2's
-        per-class decoder passes are then on a small code). M1's settings follow the
-        data (see the user guide, ``docs/classifier.md``); ``architecture``,
-        ``image_shape``, ``likelihood``, ``encoder`` and ``decoder`` apply to M1, while
-        M2's encoder and decoder on the code are fully connected, with a Gaussian
-        likelihood. M2's classifier reads the row and the code: the row through the
-        image layers of ``classifier_architecture`` (``architecture`` when None; for
-        ``'conv'`` its convolutions, new ones, not M1's; a user ``encoder`` whole), the
-        code joined after them, then the hidden layers. ``'auto'``: ``'code'`` when
-        some rows are unlabelled (-1), ``'input'`` when every row has a label.
+    model : {'auto', 'm2', 'm1+m2'} or str, default='auto'
+        The generative model, a key of :data:`skvae.models.MODELS` (a model you
+        register there works too). ``'m2'``: M2 on the rows themselves. ``'m1+m2'``:
+        the stacking of Kingma et al. (2014): a VAE (M1) is first fitted on every row
+        without labels, then M2 learns the classes from M1's standardised code; on
+        images with few labels this is far better than M2 on pixels, and much faster
+        (M2's per-class decoder passes are then on a small code). M1's settings follow
+        the data (see :mod:`skvae.models.stacked` and the user guide);
+        ``architecture``, ``image_shape``, ``likelihood``, ``encoder`` and ``decoder``
+        apply to M1, while M2's encoder and decoder on the code are fully connected,
+        with a Gaussian likelihood. M2's classifier reads the row and the code: the row
+        through the image layers of ``classifier_architecture`` (``architecture`` when
+        None; for ``'conv'`` its convolutions, new ones, not M1's; a user ``encoder``
+        whole), the code joined after them, then the hidden layers. ``'auto'``:
+        ``'m1+m2'`` when some rows are unlabelled (-1) in ``fit``, ``'m2'`` when every
+        row has a label and in ``partial_fit`` (one pass per call, while M1 + M2 needs
+        every row before M2 starts; an explicit ``'m1+m2'`` fits M1 on the first
+        call's rows for ``max_iter`` epochs, then keeps it frozen).
     learning_rate : {'auto', 'constant', 'cosine'}, default='auto'
         Step-size schedule (scikit-learn's ``MLPClassifier`` name). ``'constant'``:
         ``learning_rate_init`` throughout. ``'cosine'``: decayed along a half cosine
@@ -154,89 +144,31 @@ class VAEClassifier(
         for a fully connected ``q(y|x)``, which measured no better with the decay on the
         digits. ``partial_fit`` trains at ``learning_rate_init`` (it runs one epoch per
         call).
-    learning_rate_init : float, default=1e-3
-        Initial step size of the AdamW optimiser (``MLPClassifier``'s name).
-    weight_decay : float, default=0.0
-        AdamW's decoupled weight decay (an L2-like penalty on the weights; called
-        ``alpha`` in ``MLPClassifier``, a name skvae keeps for the classification
-        weight of Kingma et al.).
-    tol : float or None, default=None
-        None trains for ``max_iter`` epochs (or until early stopping). A float stops
-        training when the loss (the validation loss with ``early_stopping``, else the
-        training loss) has not improved by at least ``tol`` nats per row for
-        ``n_iter_no_change`` epochs.
+    {{learning_rate_init weight_decay tol}}
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows (stratified by label, the
         unlabelled rows forming their own stratum) and stop when the validation
         loss has not improved for ``n_iter_no_change`` epochs; the best weights are kept.
-    validation_fraction : float, default=0.1
-        Share of rows held out when ``early_stopping=True``.
-    n_iter_no_change : int, default=10
-        Patience, in epochs, of early stopping and of ``tol``.
-    device : str, default='auto'
-        ``'auto'`` (a GPU when there is one), ``'cpu'``, ``'cuda'`` or ``'cuda:N'``.
-    precision : {'32', 'bf16-mixed'}, default='32'
-        ``'bf16-mixed'`` runs the forward pass under bfloat16 autocast (the loss and
-        the weights stay float32). Meant for GPUs with bfloat16 support (Ampere or
-        newer), where it can shorten epochs; on CPU it runs but is usually slower.
-        float16 with loss scaling is not offered.
-    data_placement : {'auto', 'device', 'host'}, default='auto'
-        Where the training data live during fit. ``'device'``: moved to the GPU once
-        (fastest); ``'host'``: kept in pinned host memory, each batch copied with a
-        non-blocking copy (for data larger than GPU memory); ``'auto'``: ``'host'``
-        only when X would take more than half of the GPU's free memory. The same on
-        CPU.
-    n_importance_samples : int, default=10
-        Importance samples per row in ``score_samples``, which estimates ``log p(x)``
-        as in Burda et al. (2016): 1 gives a one-sample ELBO; more give a tighter
-        lower bound (it rises towards ``log p(x)``) at proportional cost. Read when
-        ``score_samples`` runs (it changes nothing fitted), so it can be set after fit.
-    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
-        Extra skorch callbacks. They are copied at fit, never changed in place.
-    verbose : int, default=0
-        0 is silent; 1 shows skorch's progress bar and per-epoch table.
-    random_state : int, RandomState instance or None, default=None
-        Seeds weight initialisation, shuffling and the reparameterisation noise.
-        torch's global random state is left as it was.
+    {{validation_fraction n_iter_no_change device precision data_placement n_importance_samples}}
+    {{callbacks}}
+    {{verbose random_state}}
 
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
         The class labels (the unlabelled marker -1 excluded).
-    representation_ : {'input', 'code'}
-        What M2 reads in the fitted model (``representation`` with ``'auto'`` resolved).
-    labelled_batch_size_ : int
-        Labelled rows added to each training batch (``labelled_batch_size`` with
-        ``'auto'`` resolved; 0 for none).
+    {{model_ plan_}}
     transduction_ : ndarray of shape (n_samples,)
         A label for every row of the last ``fit`` (or ``partial_fit``) call: the given
         label for labelled rows, the predicted one for unlabelled rows (as
         :class:`~sklearn.semi_supervised.LabelSpreading` gives).
     net_ : skvae._net.VAENet
-        The fitted skorch net; ``net_.module_`` is the :class:`skvae.nn.M2` module.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of the features seen during fit, when X had string column names.
-    n_components_ : int
-        Size of the fitted latent code (``n_components`` at fit time; a later
-        ``set_params`` changes nothing until the next ``fit``).
-    image_shape_ : tuple of int or None
-        ``(channels, height, width)`` the fitted model reads each row as: ``image_shape``
-        checked against the features, or the square one-channel image a conv network
-        takes when it is None; None for a model that does not read rows as images.
-    n_iter_ : int
-        Number of epochs run.
+        The fitted skorch net of the model's last stage; ``net_.module_`` is the
+        :class:`skvae.nn.M2` module (:class:`skvae.nn.StackedM2` for ``'m1+m2'``).
+    {{n_features_in_ feature_names_in_ n_components_ image_shape_ n_iter_}}
     loss_curve_ : list of float
         Training loss at each epoch.
-    best_loss_ : float or None
-        Lowest training loss of the fit (None with ``early_stopping``, as in
-        ``MLPClassifier``).
-    validation_scores_ : list of float or None
-        Per-epoch validation score (the negative validation loss, higher is better)
-        with ``early_stopping``, else None.
-    best_validation_score_ : float or None
-        Highest of ``validation_scores_`` (None without ``early_stopping``).
+    {{best_loss_ validation_scores_ best_validation_score_}}
     history_ : skorch.History
         Per-epoch record: ``train_loss``, ``train_reconstruction``, ``train_kl``,
         ``train_classification``, ``dur``, and ``valid_*`` with early stopping.
@@ -635,13 +567,17 @@ class VAEClassifier(
         return self._answer_fit_dtype(out)
 
     def score_samples(self, X):
-        """Per-sample log-likelihood ``log p(x)`` in nats, the class summed out.
+        """Per-sample lower bound on ``log p(x)`` in nats, importance-weighted.
 
-        ``log sum_y p(y) p(x | y)`` over every class, each ``p(x | y)`` estimated
-        with ``n_importance_samples`` draws from ``q(z | x, y)`` (Burda et al. 2016):
-        a lower bound on ``log p(x)`` that tightens as the draws grow. The draws come
-        from a fixed seed, so the same X always gets the same scores. Higher means X
-        looks more like the training data.
+        What is bounded depends on the fitted model (its recipe's ``score``):
+        ``'m2'``: ``log p(x)`` with the class summed out, ``log sum_y p(y) p(x | y)``
+        over every class, each ``p(x | y)`` estimated with ``n_importance_samples``
+        draws from ``q(z | x, y)`` (Burda et al. 2016); ``'m1+m2'``: ``log p(x)`` under
+        M1, the model of the rows (M2 models M1's code), from ``n_importance_samples``
+        draws of M1's ``q(z | x)``. The bound tightens as the draws grow (one draw: the
+        ELBO); they come from a fixed seed, so the same X always gets the same scores,
+        and they are taken in blocks, so memory stays bounded. Higher means X looks
+        more like the training data.
 
         Parameters
         ----------

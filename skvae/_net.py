@@ -9,6 +9,9 @@ Speed: skorch's default path builds every batch one row at a time through
 ``Dataset.__getitem__`` and a collate function (skorch issue #1100). Here the data
 are moved to the device once, as one tensor, and each batch is a slice (or an
 index into it when shuffling), with no per-row Python.
+
+The module is over 400 lines because the data path (TensorData, BatchIterator,
+RandomSplit) and the net that uses it belong together, with their documentation.
 """
 
 import contextlib

@@ -171,7 +171,8 @@ def _callback_name(item):
     return (item if isinstance(item, type) else type(item)).__name__
 
 
-def make_plan(estimator, X, targets, *, task, classes=None, partial=False, seed=None):
+def make_plan(estimator, X, targets, *, task, classes=None, partial=False, seed=None,
+              fitted=None, device=None):
     """The :class:`FitPlan` of a fit of ``estimator`` on validated ``X`` and ``targets``.
 
     Parameters
@@ -189,6 +190,12 @@ def make_plan(estimator, X, targets, *, task, classes=None, partial=False, seed=
         A ``partial_fit`` call.
     seed : int or None
         The fit's seed; None draws it from ``random_state``.
+    fitted : FitPlan or None
+        The plan of the fitted model a ``partial_fit`` call continues: ``'auto'`` then
+        keeps its model.
+    device : str or None
+        The device of the fitted net a ``partial_fit`` call continues (it stays there);
+        None resolves the ``device`` hyperparameter.
 
     Returns
     -------
@@ -209,8 +216,11 @@ def make_plan(estimator, X, targets, *, task, classes=None, partial=False, seed=
     n_labelled = None if targets is None else int(np.sum(targets != UNLABELLED))
     data = DataInfo(len(X), X.shape[1], None if classes is None else tuple(classes),
                     n_labelled)
-    model = resolve_model(params.get("model", "auto"), task, data, partial)
-    device = resolve_device(params["device"])
+    model = params.get("model", "auto")
+    if model == "auto" and fitted is not None:
+        model = fitted.model
+    model = resolve_model(model, task, data, partial)
+    device = resolve_device(params["device"]) if device is None else device
     seed = seed_from(params["random_state"]) if seed is None else seed
     recipe = MODELS[model]
     stages = recipe.stages(params, data, seed=seed, partial=partial)
@@ -226,10 +236,10 @@ def check_same_structure(old, new):
     """Raise ValueError naming the settings whose change needs a new network."""
     changed = []
     if old.model != new.model:
-        changed.append("model")
-    if old.data.n_features != new.data.n_features:
+        changed.append("model")  # the stages then differ anyway
+    elif old.data.n_features != new.data.n_features:
         changed.append("the number of features")
-    for a, b in zip(old.stages, new.stages, strict=False):
+    for a, b in zip(old.stages, new.stages, strict=False) if not changed else ():
         for name, param in STRUCTURE.items():
             if not _same(getattr(a, name), getattr(b, name)) and param not in changed:
                 changed.append(param)

@@ -4,10 +4,12 @@ from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
 from ._base import BaseVAE
 from ._compat import _fit_context
+from ._docs import fill
 
 __all__ = ["VAETransformer"]
 
 
+@fill
 class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
     """Variational autoencoder (Kingma & Welling, 2013) as a scikit-learn transformer.
 
@@ -30,40 +32,26 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         Size of the latent code (the number of output features of ``transform``).
         With ``beta`` below 1 a code uses many of its dimensions; dimensions the data
         do not need stay near 0 for every row (see the user guide on choosing it).
-    hidden_layer_sizes : sequence of int, default=(256,)
+    hidden_layer_sizes : int or sequence of int, default=(256,)
         Widths of the encoder's fully connected hidden layers; the decoder mirrors them.
         With ``architecture='conv'`` these come after the convolutions. One layer
         measured better than ``(256, 128)`` for codes fed to an SVC (Fashion-MNIST).
-    architecture : {'mlp', 'conv'}, default='mlp'
-        ``'mlp'``: fully connected layers only. ``'conv'``: for images, two stride-2
-        3 x 3 convolutions (32 and 64 channels) before the fully connected layers, and
-        transposed convolutions mirroring them in the decoder. X stays 2-D (one
-        flattened image per row); the model reshapes it with ``image_shape``.
+    {{architecture}}
     image_shape : tuple of int or None, default=None
         ``(channels, height, width)`` of one image, e.g. ``(1, 28, 28)``; rows of X are
         images flattened channels first (``images.reshape(n, -1)``). Its product must
         equal the number of features. None with ``architecture='conv'`` takes a square
         one-channel image (needs a perfect-square number of features, else fit raises
         ValueError). Ignored by ``'mlp'`` apart from that check.
-    encoder : torch.nn.Module, callable or None, default=None
-        Your own encoder network, replacing the architecture's: a module mapping a
-        batch of rows ``(n, n_features)`` to features of any shape ``(n, ...)``; skvae
-        adds the linear Gaussian head of ``q(z | x)`` after it. A module is
-        deep-copied at each fit (the one passed is never trained) and starts from
-        the weights it has (``random_state`` does not reseed it: seed torch before
-        building it, or pass a factory); a callable is a factory called as
-        ``encoder(n_features)`` under the fit's seed, which returns a new module. Works
-        with ``clone`` and ``GridSearchCV``; pickling the estimator needs a
-        picklable factory (a class or module-level function, not a lambda).
-    decoder : torch.nn.Module, callable or None, default=None
-        Your own decoder, replacing the architecture's: maps codes ``(n, n_inputs)``
-        to the likelihood's parameters ``(n, n_features)`` (logits for
-        ``'bernoulli'``, means for ``'gaussian'``). A module is deep-copied at each
-        fit; a callable is called as ``decoder(n_inputs, n_features)``.
+    {{encoder}}
+    {{decoder}}
     likelihood : {'bernoulli', 'gaussian'}, default='bernoulli'
         Observation model ``p(x | z)``. ``'bernoulli'`` is for data in [0, 1] such as
         pixel intensities (X outside [0, 1] is an error); ``'gaussian'`` is for any
         real-valued data and learns one noise scale per feature.
+    model : {'auto', 'vae'} or str, default='auto'
+        The generative model, an unsupervised key of :data:`skvae.models.MODELS` (a
+        model you register there works too). ``'auto'`` and ``'vae'``: the VAE.
     beta : float, default=0.1
         Weight of the KL term (beta-VAE). Larger values give smoother, less detailed codes.
         Smaller ones keep more of the code in use, at the cost of worse samples from
@@ -73,17 +61,12 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         scores 0.980 with an SVC against 0.941 with ``beta=1`` and 16 dimensions (see
         the user guide's page on choosing ``beta``). ``beta=1`` is the plain VAE, the
         one to use for ``sample`` and for a tight ``score_samples``.
-    beta_warmup : int, default=0
-        KL warm-up: the KL weight rises linearly from 0 in the first epoch to ``beta``
-        at epoch ``beta_warmup + 1`` (Bowman et al. 2016, Sonderby et al. 2016), a
-        cure for inactive latent dimensions. 0: ``beta`` from the start. The weight
-        used at each epoch is in ``history_`` as ``kl_weight``.
+    {{beta_warmup}}
     max_iter : int or 'auto', default='auto'
         Number of training epochs (fewer if early stopping triggers). ``'auto'``: as
         many epochs as give about 5,000 gradient steps, at most 100 (100 epochs up to
         12,800 rows at 256 rows per step; 22 epochs for 60,000 rows).
-    batch_size : int or 'auto', default='auto'
-        Rows per gradient step. ``'auto'``: 256 from 2,000 training rows on, else 128.
+    {{batch_size}}
     learning_rate : {'constant', 'cosine'}, default='constant'
         Step-size schedule (scikit-learn's ``MLPClassifier`` name). ``'constant'``:
         ``learning_rate_init`` throughout. ``'cosine'``: decayed along a half cosine
@@ -91,78 +74,23 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         (Loshchilov & Hutter 2017), stepped after each epoch; the step size of each
         epoch is in ``history_`` as ``lr``. ``partial_fit`` trains at
         ``learning_rate_init`` (it runs one epoch per call).
-    learning_rate_init : float, default=1e-3
-        Initial step size of the AdamW optimiser (``MLPClassifier``'s name).
-    weight_decay : float, default=0.0
-        AdamW's decoupled weight decay (an L2-like penalty on the weights; called
-        ``alpha`` in ``MLPClassifier``, a name skvae keeps for the classification
-        weight of Kingma et al.).
-    tol : float or None, default=None
-        None trains for ``max_iter`` epochs (or until early stopping). A float stops
-        training when the loss (the validation loss with ``early_stopping``, else the
-        training loss) has not improved by at least ``tol`` nats per row for
-        ``n_iter_no_change`` epochs.
+    {{learning_rate_init weight_decay tol}}
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows and stop when the validation loss
         has not improved for ``n_iter_no_change`` epochs; the best weights are kept.
-    validation_fraction : float, default=0.1
-        Share of rows held out when ``early_stopping=True``.
-    n_iter_no_change : int, default=10
-        Patience, in epochs, of early stopping and of ``tol``.
-    device : str, default='auto'
-        ``'auto'`` (a GPU when there is one), ``'cpu'``, ``'cuda'`` or ``'cuda:N'``.
-    precision : {'32', 'bf16-mixed'}, default='32'
-        ``'bf16-mixed'`` runs the forward pass under bfloat16 autocast (the loss and
-        the weights stay float32). Meant for GPUs with bfloat16 support (Ampere or
-        newer), where it can shorten epochs; on CPU it runs but is usually slower.
-        float16 with loss scaling is not offered.
-    data_placement : {'auto', 'device', 'host'}, default='auto'
-        Where the training data live during fit. ``'device'``: moved to the GPU once
-        (fastest); ``'host'``: kept in pinned host memory, each batch copied with a
-        non-blocking copy (for data larger than GPU memory); ``'auto'``: ``'host'``
-        only when X would take more than half of the GPU's free memory. The same on
-        CPU.
-    n_importance_samples : int, default=10
-        Importance samples per row in ``score_samples``, which estimates ``log p(x)``
-        as in Burda et al. (2016): 1 gives a one-sample ELBO; more give a tighter
-        lower bound (it rises towards ``log p(x)``) at proportional cost. Read when
-        ``score_samples`` runs (it changes nothing fitted), so it can be set after fit.
-    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
-        Extra skorch callbacks, e.g. ``skorch.callbacks.Checkpoint``. They are copied
-        at fit, never changed in place.
-    verbose : int, default=0
-        0 is silent; 1 shows skorch's progress bar and per-epoch table.
-    random_state : int, RandomState instance or None, default=None
-        Seeds weight initialisation, shuffling and the reparameterisation noise.
-        torch's global random state is left as it was.
+    {{validation_fraction n_iter_no_change device precision data_placement n_importance_samples}}
+    {{callbacks}}
+    {{verbose random_state}}
 
     Attributes
     ----------
+    {{model_ plan_}}
     net_ : skvae._net.VAENet
         The fitted skorch net; ``net_.module_`` is the :class:`skvae.nn.VAE`.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of the features seen during fit, when X had string column names.
-    n_components_ : int
-        Size of the fitted latent code (``n_components`` at fit time; a later
-        ``set_params`` changes nothing until the next ``fit``).
-    image_shape_ : tuple of int or None
-        ``(channels, height, width)`` the fitted model reads each row as: ``image_shape``
-        checked against the features, or the square one-channel image a conv network
-        takes when it is None; None for a model that does not read rows as images.
-    n_iter_ : int
-        Number of epochs run.
+    {{n_features_in_ feature_names_in_ n_components_ image_shape_ n_iter_}}
     loss_curve_ : list of float
         Training loss (negative ELBO per sample, in nats, beta-weighted) at each epoch.
-    best_loss_ : float or None
-        Lowest training loss of the fit (None with ``early_stopping``, as in
-        ``MLPClassifier``).
-    validation_scores_ : list of float or None
-        Per-epoch validation score (the negative validation loss, higher is better)
-        with ``early_stopping``, else None.
-    best_validation_score_ : float or None
-        Highest of ``validation_scores_`` (None without ``early_stopping``).
+    {{best_loss_ validation_scores_ best_validation_score_}}
     history_ : skorch.History
         Per-epoch record: ``train_loss``, ``train_reconstruction``, ``train_kl``,
         ``dur``, and the ``valid_*`` counterparts with early stopping.

@@ -97,14 +97,14 @@ class _RecordDtypes(Callback):
                 if mod.training else None)
 
 
-@pytest.mark.parametrize("representation", ["input", "code"])
-def test_bf16_mixed_covers_every_network_of_the_classifier(digits, representation):
+@pytest.mark.parametrize("model", ["m2", "m1+m2"])
+def test_bf16_mixed_covers_every_network_of_the_classifier(digits, model):
     """M2's decoder passes (its costliest part) run under autocast too, not just q(y|x)."""
     X_train, _, y_train, _ = digits
     y = np.where(np.arange(len(y_train)) < 100, y_train, -1)
     record = _RecordDtypes()
     clf = VAEClassifier(n_components=4, hidden_layer_sizes=(32,), precision="bf16-mixed",
-                        max_iter=1, representation=representation, device="cpu",
+                        max_iter=1, model=model, device="cpu",
                         random_state=0, callbacks=[("dtypes", record)]).fit(X_train, y)
     seen = dict(clf.net_.callbacks_)["dtypes"].seen
     assert seen == {"classifier": {torch.bfloat16}, "decoder": {torch.bfloat16}}

@@ -173,7 +173,7 @@ def test_unlabelled_rows_help(digits, m1_codes):
         y_semi = np.full(len(y_train), -1)
         y_semi[lab] = y_train[lab]
         params = {"n_components": 8, "hidden_layer_sizes": (128,), "likelihood": "gaussian",
-                  "representation": "input", "labelled_batch_size": None, "device": "cpu",
+                  "model": "m2", "labelled_batch_size": None, "device": "cpu",
                   "random_state": seed}
         epochs = 100
         semi = VAEClassifier(max_iter=epochs, **params).fit(Z_train, y_semi)
@@ -216,8 +216,8 @@ def test_labelled_batch_size_tops_up_batches():
     """Every training batch gains the labelled rows, cycling through all of them."""
     import torch
 
-    from skvae._classifier import LabelledTopUpIterator
     from skvae._net import BatchIterator, TensorData
+    from skvae.models import LabelledTopUpIterator
 
     y = torch.full((50,), -1)
     y[:3] = torch.tensor([0, 1, 2])  # 3 labelled rows among 50
@@ -290,12 +290,12 @@ def test_sample_answers_in_the_fit_dtype(digits):
         assert clf.sample(3, random_state=0).dtype == dtype
 
 
-# -- M1 + M2 inside the estimator (representation='code') ---------------------------
-def test_representation_auto_stacks_m1_and_m2_when_rows_are_unlabelled(digits):
+# -- M1 + M2 inside the estimator (model='m1+m2') ---------------------------
+def test_model_auto_stacks_m1_and_m2_when_rows_are_unlabelled(digits):
     X_train, X_test, y_train, y_test = digits
     y = np.where(np.arange(len(y_train)) < 300, y_train, -1)
     clf = small(max_iter=5).fit(X_train, y)
-    assert clf.representation_ == "code" and clf.labelled_batch_size_ == 128
+    assert clf.model_ == "m1+m2" and clf.plan_.final.labelled_batch_size == 128
     module = clf.net_.module_
     assert isinstance(module, StackedM2) and module.n_code == 32  # min(50, 64 // 2)
     assert not any(p.requires_grad for p in module.code_model.parameters())
@@ -358,9 +358,9 @@ def test_code_model_on_wide_rows_models_the_code_alone(digits):
     assert narrow.model_input == "rows_and_code"
 
 
-def test_representation_auto_reads_the_inputs_when_every_row_is_labelled(digits, labelled_model):
-    assert labelled_model.representation_ == "input"
-    assert labelled_model.labelled_batch_size_ == 0
+def test_model_auto_reads_the_inputs_when_every_row_is_labelled(digits, labelled_model):
+    assert labelled_model.model_ == "m2"
+    assert labelled_model.plan_.final.labelled_batch_size == 0
     assert not isinstance(labelled_model.net_.module_, StackedM2)
 
 
@@ -405,15 +405,15 @@ def test_learning_rate_schedule_spans_one_fit_only(digits):
         small(learning_rate=0.01).fit(X_train[:300], y_train[:300])
 
 
-def test_representation_can_be_forced(digits):
+def test_model_can_be_forced(digits):
     X_train, _, y_train, _ = digits
-    forced = small(max_iter=2, representation="code").fit(X_train[:300], y_train[:300])
+    forced = small(max_iter=2, model="m1+m2").fit(X_train[:300], y_train[:300])
     assert isinstance(forced.net_.module_, StackedM2)
     y = np.where(np.arange(300) < 100, y_train[:300], -1)
-    plain = small(max_iter=2, representation="input").fit(X_train[:300], y)
+    plain = small(max_iter=2, model="m2").fit(X_train[:300], y)
     assert not isinstance(plain.net_.module_, StackedM2)
-    with pytest.raises(ValueError, match="representation"):
-        small(representation="pixels").fit(X_train[:300], y)
+    with pytest.raises(ValueError, match="model"):
+        small(model="pixels").fit(X_train[:300], y)
 
 
 def test_defaults_beat_an_svc_on_the_labelled_rows_with_ten_labels_per_class():
@@ -440,9 +440,9 @@ def test_defaults_beat_an_svc_on_the_labelled_rows_with_ten_labels_per_class():
         y_semi[lab] = y_train[lab]
         clf = VAEClassifier(device="cpu", random_state=seed).fit(X_train, y_semi)
         svc = SVC(C=10).fit(X_train[lab], y_train[lab])
-        return clf.representation_, clf.score(X_test, y_test), svc.score(X_test, y_test)
+        return clf.model_, clf.score(X_test, y_test), svc.score(X_test, y_test)
 
     draws = Parallel(n_jobs=2)(delayed(one_draw)(seed) for seed in (0, 1, 2))
-    assert all(representation == "code" for representation, _, _ in draws)
+    assert all(model == "m1+m2" for model, _, _ in draws)
     ours, svc = [d[1] for d in draws], [d[2] for d in draws]
     assert np.median(ours) > np.median(svc), (ours, svc)

@@ -19,9 +19,17 @@ ESTIMATORS = [
 ]
 
 #: Checks that cannot pass, by estimator class name, with the reason.
+_WEIGHTS = (
+    "minibatch training: a row of weight 0 has no influence on the weights learned, but "
+    "it still takes a place in its shuffled batch, so the batches (and the result) differ "
+    "from a fit without that row; tests/test_pipeline.py tests what is promised (weights "
+    "of ones give the unweighted fit exactly; changing zero-weight rows changes nothing)"
+)
+
 EXPECTED_FAILED = {
-    "VAETransformer": {},
+    "VAETransformer": {"check_sample_weight_equivalence_on_dense_data": _WEIGHTS},
     "VAEClassifier": {
+        "check_sample_weight_equivalence_on_dense_data": _WEIGHTS,
         "check_classifiers_classes": (
             "the check's binary labels are [-1, 1], but -1 marks unlabelled rows (the "
             "scikit-learn semi-supervised convention), which leaves a single class"

@@ -134,6 +134,10 @@ def test_flush_denormal_keeps_a_mode_that_was_already_on():
 
 def test_vaenet_with_a_plain_dataset_falls_back_to_skorch(X_random):
     # Anything that is not TensorData goes through skorch's DataLoader unchanged.
-    net = VAENet(small()._build_module(12), max_epochs=1, batch_size=32, train_split=None)
+    from skvae.nn import VAE, MLPDecoder, MLPEncoder, make_likelihood
+
+    module = VAE(MLPEncoder(12, (8,), 2), MLPDecoder(2, (8,), 12),
+                 make_likelihood("bernoulli", 12))
+    net = VAENet(module, max_epochs=1, batch_size=32, train_split=None)
     it = net.get_iterator(torch.utils.data.TensorDataset(torch.as_tensor(X_random)), training=True)
     assert isinstance(it, torch.utils.data.DataLoader)
