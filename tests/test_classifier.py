@@ -446,3 +446,30 @@ def test_defaults_beat_an_svc_on_the_labelled_rows_with_ten_labels_per_class():
     assert all(model == "m1+m2" for model, _, _ in draws)
     ours, svc = [d[1] for d in draws], [d[2] for d in draws]
     assert np.median(ours) > np.median(svc), (ours, svc)
+
+
+# -- faults (issue 24) ---------------------------------------------------------------
+def test_partial_fit_refuses_the_unlabelled_marker_as_a_class(digits):
+    X_train, _, y_train, _ = digits
+    with pytest.raises(ValueError, match=r"contains -1, the marker of unlabelled rows"):
+        small().partial_fit(X_train[:50], y_train[:50], classes=[-1, *range(10)])
+
+
+def test_a_huge_labelled_batch_size_is_refused_at_once(digits):
+    X_train, _, y_train, _ = digits
+    y = np.where(np.arange(300) < 30, y_train[:300], -1)
+    with pytest.raises(ValueError, match=r"labelled_batch_size=1000000000 is more than "
+                                         r"the 300 training rows"):
+        small(labelled_batch_size=10**9, max_iter=1).fit(X_train[:300], y)
+    # At the limit it trains (each batch then repeats the 30 labels ten times).
+    clf = small(labelled_batch_size=300, max_iter=1).fit(X_train[:300], y)
+    assert clf.plan_.final.labelled_batch_size == 300
+
+
+def test_a_missing_label_in_an_object_array_says_to_use_minus_one(digits):
+    X_train, _, y_train, _ = digits
+    y = y_train[:50].astype(object)
+    y[3] = np.nan
+    with pytest.raises(ValueError, match=r"missing label \(None or NaN\) in 1 row\(s\), the "
+                                         r"first at row 3.*integer -1"):
+        small(max_iter=1).fit(X_train[:50], y)
