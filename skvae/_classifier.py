@@ -203,6 +203,17 @@ class VAEClassifier(
     in ``z``; and M2 needs many epochs, its gain over a labelled-only fit appearing
     only with longer training.
 
+    Defaults that differ from :class:`VAETransformer`'s, and why: ``n_components=8``
+    (against 50) and ``beta=1`` (against 0.1) because here the class is a latent
+    variable of the model: a small code ``z`` with the full KL weight leaves the class
+    in ``y`` instead of in ``z``, which is what ``predict`` reads (measured on the
+    digits, ``docs/classifier.md``), while ``VAETransformer``'s code is the features a
+    classifier downstream reads, where a wide, lightly regularised code measured best
+    (``docs/choosing.md``); the M1 inside ``'m1+m2'`` uses the transformer's choice
+    (50 dimensions, ``beta=0.1``). ``hidden_layer_sizes=(256, 128)`` (against
+    ``(256,)``): each estimator keeps the widths its defaults were measured with; one
+    layer measured better for codes fed to an SVC on Fashion-MNIST, not tried here.
+
     ``transform`` conditions the encoder on the predicted class probabilities
     ``q(y | x)`` (no label needed) and returns the posterior mean of ``z``. As
     ``z`` is inferred together with ``y``, it mostly carries the style of the input
@@ -419,7 +430,17 @@ class VAEClassifier(
 
         As in scikit-learn's incremental classifiers, the first call must list every
         class in ``classes`` (a batch may not hold them all); later calls may omit it.
-        Early stopping does not apply here. Rows labelled -1 are unlabelled.
+        Early stopping does not apply here, and the step size is ``learning_rate_init``.
+        Rows labelled -1 are unlabelled.
+
+        Semi-supervised: with ``model='auto'`` the first call starts an ``'m2'`` model
+        on the rows (so each call is one pass over its rows, unlabelled ones included);
+        M1 + M2 is not chosen here, since M1 needs every row before M2 starts. With
+        ``model='m1+m2'`` the first call fits M1 on that call's rows for ``max_iter``
+        epochs (``'auto'``: as in ``fit``, about 4,000 gradient steps; pass a number to
+        bound it) and then runs one pass of M2; later calls train M2 only, M1 staying
+        frozen. A model fitted by ``fit`` keeps its model: ``partial_fit`` after an
+        M1 + M2 ``fit`` trains its M2 on.
 
         Parameters
         ----------

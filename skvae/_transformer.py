@@ -260,6 +260,11 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
     def sample(self, n_samples=1, random_state=None):
         """Generate new inputs: decode codes drawn from the N(0, I) prior.
 
+        Samples look like the data only when the model's codes match the prior: fit
+        with ``beta=1`` (the plain VAE) for generation. The default ``beta=0.1`` makes
+        features for a classifier and leaves parts of the prior unused, so its samples
+        come out blurry or mixed; a conv ``architecture`` sharpens images further.
+
         Parameters
         ----------
         n_samples : int, default=1
