@@ -9,6 +9,7 @@ from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
 from skorch.callbacks import Callback
+from torch import nn
 
 from skvae import VAEClassifier, VAETransformer
 
@@ -149,3 +150,44 @@ def test_rows_do_not_depend_on_the_other_rows(X300):
             # scikit-learn's tolerance in check_methods_subset_invariance.
             np.testing.assert_allclose(method(X300[subset]), method(X300)[subset],
                                        rtol=1e-7, atol=1e-7)
+
+
+# -- user modules (issue 24.2, issue 22.8) -----------------------------------------
+ONE_EPOCH = {**FAST, "max_iter": 1}
+
+
+@pytest.mark.parametrize("likelihood", ["gaussian", "bernoulli"])
+@pytest.mark.parametrize("width", [1, 5, 65])
+def test_a_decoder_of_the_wrong_width_is_a_clear_error(X300, likelihood, width):
+    # Gaussian with width 1 used to fit silently (broadcast against 64 features);
+    # Bernoulli failed with a raw torch shape error.
+    vae = VAETransformer(**ONE_EPOCH, likelihood=likelihood, decoder=nn.Linear(2, width))
+    with pytest.raises(ValueError, match=rf"returns {width} values? per row .* must return 64"):
+        vae.fit(X300)
+    assert not hasattr(vae, "net_")
+
+
+def test_a_classifier_decoder_of_the_wrong_width_is_a_clear_error(digits):
+    X, y = digits[0][:300], digits[2][:300]
+    # M2's decoder reads [z, onehot(y)]: 2 + 10 columns.
+    clf = VAEClassifier(**ONE_EPOCH, decoder=nn.Linear(12, 5))
+    with pytest.raises(ValueError, match=r"returns 5 values per row for codes \(n, 12\).*64"):
+        clf.fit(X, y)
+    # A factory gets the right sizes and passes the check.
+    clf.set_params(decoder=lambda n_in, n_out: nn.Linear(n_in, n_out))
+    assert clf.fit(X, y).predict(X[:3]).shape == (3,)
+
+
+def test_a_decoder_returning_images_of_the_right_size_is_accepted(X300):
+    decoder = nn.Sequential(nn.Linear(2, 64), nn.Unflatten(1, (1, 8, 8)))
+    vae = VAETransformer(**ONE_EPOCH, decoder=decoder).fit(X300)
+    assert vae.inverse_transform(np.zeros((2, 2))).shape == (2, 64)
+
+
+def test_a_conv_encoder_on_flat_rows_hints_at_unflatten(X300):
+    encoder = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten())
+    with pytest.raises(ValueError, match=r"Conv2d reads images .*nn\.Unflatten\(1, \(1, 8, 8\)\)"):
+        VAETransformer(**ONE_EPOCH, encoder=encoder).fit(X300)
+    # The hinted fix works.
+    fixed = nn.Sequential(nn.Unflatten(1, (1, 8, 8)), *encoder)
+    assert VAETransformer(**ONE_EPOCH, encoder=fixed).fit(X300).transform(X300[:2]).shape == (2, 2)
