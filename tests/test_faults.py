@@ -191,3 +191,28 @@ def test_a_conv_encoder_on_flat_rows_hints_at_unflatten(X300):
     # The hinted fix works.
     fixed = nn.Sequential(nn.Unflatten(1, (1, 8, 8)), *encoder)
     assert VAETransformer(**ONE_EPOCH, encoder=fixed).fit(X300).transform(X300[:2]).shape == (2, 2)
+
+
+# -- early stopping on tiny data (issue 24.6) --------------------------------------
+@pytest.mark.parametrize("n_rows, fraction, needs", [(5, 0.1, 6), (50, 0.99, 51)])
+@pytest.mark.parametrize("kind", ["transformer", "classifier", "partly labelled"])
+def test_early_stopping_on_too_few_rows_says_how_many_it_needs(digits, kind, n_rows,
+                                                               fraction, needs):
+    X, y = digits[0][:n_rows], digits[2][:n_rows].copy()
+    params = {**ONE_EPOCH, "early_stopping": True, "validation_fraction": fraction}
+    if kind == "transformer":
+        est, args = VAETransformer(**params), (X,)
+    else:
+        if kind == "partly labelled":
+            y[::2] = -1
+        est, args = VAEClassifier(**params), (X, y)
+    # skorch's EarlyStopping raised an IndexError (an empty history) at the end of
+    # training, hiding skvae's own error about the split.
+    with pytest.raises(ValueError, match=rf"validation_fraction={fraction} .* needs at "
+                                         rf"least {needs} rows"):
+        est.fit(*args)
+    assert not hasattr(est, "net_")
+    # With that many rows the split works.
+    X, y = digits[0][:needs], digits[2][:needs]
+    est.fit(*((X,) if kind == "transformer" else (X, y)))
+    assert "valid_loss" in est.history_[-1]
