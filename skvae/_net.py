@@ -56,6 +56,45 @@ def flush_denormal(enabled):
             torch.set_flush_denormal(False)
 
 
+class _WritableAlias:
+    """Exposes a NumPy array's memory through the array interface, marked writable.
+
+    ``np.asarray(_WritableAlias(a))`` is an array on ``a``'s memory (no copy) whose
+    base is this object, which holds ``a``: the memory lives as long as any view.
+    """
+
+    def __init__(self, array):
+        self.array = array
+        interface = dict(array.__array_interface__)
+        interface["data"] = (interface["data"][0], False)  # (address, read-only flag)
+        self.__array_interface__ = interface
+
+
+def as_tensor(data):
+    """``torch.as_tensor(data)``; a read-only NumPy array is shared, not copied, silently.
+
+    torch has no read-only tensors, so ``torch.as_tensor`` on a read-only array
+    (``X.setflags(write=False)``, a memmap opened with ``mode='r'``) shares its memory
+    and warns once per process that writing through the tensor would be undefined
+    behaviour. skvae never writes its input: training takes batches by slicing and
+    ``index_select``, inference reads them (see :meth:`VAENet.run_batched`). So the
+    array reaches torch through a writable alias of the same memory (see
+    :class:`_WritableAlias`): no copy of X (which may be larger than memory), no
+    warning, and no change to the process-wide warning filters
+    (``warnings.catch_warnings`` is not thread-safe, and fits run in threads).
+
+    Examples
+    --------
+    >>> X = np.zeros((3, 2), dtype=np.float32)
+    >>> X.setflags(write=False)
+    >>> np.shares_memory(as_tensor(X).numpy(), X)
+    True
+    """
+    if isinstance(data, np.ndarray) and not data.flags.writeable:
+        return torch.from_numpy(np.asarray(_WritableAlias(data)))
+    return torch.as_tensor(data)
+
+
 class TensorData(torch.utils.data.Dataset):
     """Whole tensors (already on their device) standing in for a skorch Dataset.
 
@@ -373,9 +412,9 @@ class VAENet(NeuralNet):
             return X
         extras = {}
         if isinstance(X, dict):
-            extras = {k: torch.as_tensor(v) for k, v in X.items() if k != "x"}
+            extras = {k: as_tensor(v) for k, v in X.items() if k != "x"}
             X = X["x"]
-        X, y = torch.as_tensor(X), None if y is None else torch.as_tensor(y)
+        X, y = as_tensor(X), None if y is None else as_tensor(y)
         nbytes = X.nelement() * X.element_size()
         if self.keeps_data_on_host(nbytes):
             if torch.device(self.device).type == "cuda":
@@ -467,7 +506,7 @@ class VAENet(NeuralNet):
                 stop = min(start + bs, n)
                 batch = []
                 for a in arrays:
-                    t = torch.as_tensor(np.asarray(a[start:stop], dtype=dtype))
+                    t = as_tensor(np.asarray(a[start:stop], dtype=dtype))
                     if pad and stop - start < bs:
                         t = torch.cat([t, t[:1].expand(bs - (stop - start), *t.shape[1:])])
                     batch.append(t.to(self.device))

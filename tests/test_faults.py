@@ -1,10 +1,12 @@
 """Faults and bad input: every fit is all or nothing, fitted state is read from
 fitted attributes, interrupts are never silent, and bad values get clear errors."""
 
+import contextlib
 import warnings
 
 import numpy as np
 import pytest
+import torch
 from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
@@ -216,3 +218,77 @@ def test_early_stopping_on_too_few_rows_says_how_many_it_needs(digits, kind, n_r
     X, y = digits[0][:needs], digits[2][:needs]
     est.fit(*((X,) if kind == "transformer" else (X, y)))
     assert "valid_loss" in est.history_[-1]
+
+
+# -- read-only input (issue 24.7) ---------------------------------------------------
+_NOT_WRITABLE = "error:.*NumPy array is not writable:UserWarning"
+
+
+@contextlib.contextmanager
+def _torch_warns_always():
+    """torch's once-per-process warnings (such as the one about read-only arrays) on
+    every time, so that a test sees them whatever ran before it."""
+    before = torch.is_warn_always_enabled()
+    torch.set_warn_always(True)
+    try:
+        yield
+    finally:
+        torch.set_warn_always(before)
+
+
+def _read_only_inputs(X, tmp_path):
+    frozen = np.array(X, dtype=np.float32)
+    frozen.setflags(write=False)
+    path = tmp_path / "X.npy"
+    np.save(path, frozen)
+    return {"setflags": frozen, "memmap": np.load(path, mmap_mode="r")}
+
+
+@pytest.mark.filterwarnings(_NOT_WRITABLE)
+@pytest.mark.parametrize("source", ["setflags", "memmap"])
+def test_fit_on_read_only_float32_input_neither_warns_nor_copies(digits, tmp_path,
+                                                                 monkeypatch, source):
+    X = _read_only_inputs(digits[0][:300], tmp_path)[source]
+    assert not X.flags.writeable
+    from skvae._net import VAENet
+    shared = []
+    get_dataset = VAENet.get_dataset
+
+    def spy(self, X_in, y_in=None):
+        data = get_dataset(self, X_in, y_in)
+        x = X_in["x"] if isinstance(X_in, dict) else X_in
+        shared.append(np.shares_memory(data.X.numpy(), x) and np.shares_memory(x, X))
+        return data
+
+    monkeypatch.setattr(VAENet, "get_dataset", spy)
+    y = digits[2][:300].copy()
+    with _torch_warns_always():
+        VAETransformer(**ONE_EPOCH).fit(X)
+        VAEClassifier(**ONE_EPOCH).fit(X, y)
+        y[::2] = -1  # partly labelled: M1, then M2 on X and the codes
+        VAEClassifier(**ONE_EPOCH).fit(X, y)
+    assert len(shared) == 4 and all(shared)  # every net trains on X's own memory
+
+
+@pytest.mark.filterwarnings(_NOT_WRITABLE)
+@pytest.mark.parametrize("source", ["setflags", "memmap"])
+def test_inference_on_read_only_float32_input_does_not_warn(digits, tmp_path, source):
+    X = _read_only_inputs(digits[0][:300], tmp_path)[source]
+    writable = np.array(X)
+    vae = VAETransformer(**ONE_EPOCH).fit(writable)
+    clf = VAEClassifier(**ONE_EPOCH).fit(writable, digits[2][:300])
+    with _torch_warns_always():
+        for method in (vae.transform, vae.score_samples, clf.predict, clf.predict_proba,
+                       clf.transform, clf.score_samples):
+            np.testing.assert_array_equal(method(X), method(writable))
+        Z = vae.transform(X)
+        Z.setflags(write=False)
+        assert vae.inverse_transform(Z).shape == X.shape
+
+
+def test_the_read_only_check_sees_torchs_warning():
+    # The warnings filter of the test above would catch torch's message.
+    frozen = np.zeros((2, 3), dtype=np.float32)
+    frozen.setflags(write=False)
+    with _torch_warns_always(), pytest.warns(UserWarning, match="NumPy array is not writable"):
+        torch.as_tensor(frozen)
