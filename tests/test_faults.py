@@ -51,7 +51,7 @@ def test_set_params_after_fit_changes_nothing_until_the_next_fit(X300):
     assert vae.score_samples(X300[:3]).shape == (3,)
     assert vae.inverse_transform(np.zeros((1, 2))).shape == (1, 64)
     # Bernoulli model: a transform input slightly above 1 is clipped, not refused.
-    assert np.isfinite(vae.transform(X300[:3] * 1.1)).all()
+    assert np.isfinite(vae.transform(X300[:3] * 1.04)).all()
     with pytest.raises(ValueError, match="n_components, likelihood changed.*Call fit"):
         vae.partial_fit(X300)
     assert vae.fit(X300).transform(X300[:3]).shape == (3, 5)
@@ -292,3 +292,23 @@ def test_the_read_only_check_sees_torchs_warning():
     frozen.setflags(write=False)
     with _torch_warns_always(), pytest.warns(UserWarning, match="NumPy array is not writable"):
         torch.as_tensor(frozen)
+
+
+# -- badly scaled input at prediction time (issue 24.8) --------------------------------
+def test_badly_scaled_input_is_clipped_with_a_warning(digits):
+    X, y = digits[0][:300], digits[2][:300]
+    vae = VAETransformer(**ONE_EPOCH).fit(X)
+    clf = VAEClassifier(**ONE_EPOCH).fit(X, y)
+    n_out = int(np.count_nonzero(X * 16 > 1))
+    for method in (vae.transform, clf.predict, clf.predict_proba, clf.transform):
+        with pytest.warns(UserWarning, match=rf"{n_out} of {X.size} values of X lie outside "
+                                             r"\[0, 1\].*scale X to \[0, 1\]"):
+            method(X * 16)
+    # The strays of a scaler fitted on other rows are clipped quietly.
+    X_test = MinMaxScaler().fit(X[:150]).transform(X[150:])
+    assert X_test.max() > 1 or X_test.min() < 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for method in (vae.transform, clf.predict):
+            method(X_test)
+            method(X * 1.04)
