@@ -241,7 +241,9 @@ def _read_only_inputs(X, tmp_path):
     frozen.setflags(write=False)
     path = tmp_path / "X.npy"
     np.save(path, frozen)
-    return {"setflags": frozen, "memmap": np.load(path, mmap_mode="r")}
+    frozen64 = np.array(X, dtype=np.float64)  # score_samples reads float64 as it is
+    frozen64.setflags(write=False)
+    return {"setflags": frozen, "memmap": np.load(path, mmap_mode="r"), "float64": frozen64}
 
 
 @pytest.mark.filterwarnings(_NOT_WRITABLE)
@@ -271,7 +273,7 @@ def test_fit_on_read_only_float32_input_neither_warns_nor_copies(digits, tmp_pat
 
 
 @pytest.mark.filterwarnings(_NOT_WRITABLE)
-@pytest.mark.parametrize("source", ["setflags", "memmap"])
+@pytest.mark.parametrize("source", ["setflags", "memmap", "float64"])
 def test_inference_on_read_only_float32_input_does_not_warn(digits, tmp_path, source):
     X = _read_only_inputs(digits[0][:300], tmp_path)[source]
     writable = np.array(X)
