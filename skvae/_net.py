@@ -59,6 +59,45 @@ def flush_denormal(enabled):
             torch.set_flush_denormal(False)
 
 
+class _WritableAlias:
+    """Exposes a NumPy array's memory through the array interface, marked writable.
+
+    ``np.asarray(_WritableAlias(a))`` is an array on ``a``'s memory (no copy) whose
+    base is this object, which holds ``a``: the memory lives as long as any view.
+    """
+
+    def __init__(self, array):
+        self.array = array
+        interface = dict(array.__array_interface__)
+        interface["data"] = (interface["data"][0], False)  # (address, read-only flag)
+        self.__array_interface__ = interface
+
+
+def as_tensor(data):
+    """``torch.as_tensor(data)``; a read-only NumPy array is shared, not copied, silently.
+
+    torch has no read-only tensors, so ``torch.as_tensor`` on a read-only array
+    (``X.setflags(write=False)``, a memmap opened with ``mode='r'``) shares its memory
+    and warns once per process that writing through the tensor would be undefined
+    behaviour. skvae never writes its input: training takes batches by slicing and
+    ``index_select``, inference reads them (see :meth:`VAENet.run_batched`). So the
+    array reaches torch through a writable alias of the same memory (see
+    :class:`_WritableAlias`): no copy of X (which may be larger than memory), no
+    warning, and no change to the process-wide warning filters
+    (``warnings.catch_warnings`` is not thread-safe, and fits run in threads).
+
+    Examples
+    --------
+    >>> X = np.zeros((3, 2), dtype=np.float32)
+    >>> X.setflags(write=False)
+    >>> np.shares_memory(as_tensor(X).numpy(), X)
+    True
+    """
+    if isinstance(data, np.ndarray) and not data.flags.writeable:
+        return torch.from_numpy(np.asarray(_WritableAlias(data)))
+    return torch.as_tensor(data)
+
+
 class TensorData(torch.utils.data.Dataset):
     """Whole tensors (already on their device) standing in for a skorch Dataset.
 
@@ -193,15 +232,51 @@ class RandomSplit:
         self.fraction = fraction
         self.stratify = stratify
 
+    def n_valid(self, n_rows):
+        """Rows held out for validation out of ``n_rows``: ``round(fraction * n_rows)``."""
+        return int(round(self.fraction * n_rows))
+
+    def min_rows(self):
+        """The fewest rows that leave at least one row on each side of the split.
+
+        Examples
+        --------
+        >>> RandomSplit(0.1).min_rows(), RandomSplit(0.99).min_rows()
+        (6, 51)
+        """
+        # Both sides grow with n (by at most one row each step, as fraction < 1), so
+        # the valid row counts are [min_rows, inf). Neither side can have a row while
+        # fraction * n < 0.5 or (1 - fraction) * n < 0.5: start there, step up.
+        n = max(2, math.floor(0.5 / self.fraction), math.floor(0.5 / (1.0 - self.fraction)))
+        while not 1 <= self.n_valid(n) <= n - 1:
+            n += 1
+        return n
+
+    def check(self, n_rows):
+        """Raise ValueError unless ``n_rows`` rows leave a row on each side of the split.
+
+        Examples
+        --------
+        >>> RandomSplit(0.1).check(5)
+        Traceback (most recent call last):
+        ...
+        ValueError: early_stopping=True holds out validation_fraction=0.1 of the rows ...
+        """
+        n_valid = self.n_valid(n_rows)
+        if 1 <= n_valid <= n_rows - 1:
+            return
+        raise ValueError(
+            f"early_stopping=True holds out validation_fraction={self.fraction} of the rows "
+            f"for validation: {n_valid} of {n_rows}, leaving {n_rows - n_valid} to train "
+            f"on, and both sides need at least one row. The split needs at least "
+            f"{self.min_rows()} rows at this fraction: pass more rows, change "
+            "validation_fraction, or set early_stopping=False."
+        )
+
     def __call__(self, dataset, y=None, **fit_params):
         n = len(dataset)
-        n_valid = int(round(self.fraction * n))
-        if n_valid < 1 or n_valid >= n:
-            raise ValueError(
-                f"validation_fraction={self.fraction} leaves {n_valid} of {n} rows for "
-                "validation; early stopping needs at least one row on each side. "
-                "Pass more data, change validation_fraction, or set early_stopping=False."
-            )
+        self.check(n)
+        n_valid = self.n_valid(n)
         valid = None
         targets = dataset.targets
         if self.stratify and targets is not None:
@@ -305,10 +380,22 @@ class VAENet(NeuralNet):
         cpu = torch.device(self.device).type == "cpu" if self.device else True
         with flush_denormal(self.flush_denormal and cpu):
             self.notify("on_train_begin", X=X, y=y)
+            error = None
             try:
                 self.fit_loop(X, y, **fit_params)
+            except Exception as exc:
+                error = exc
+                raise
             finally:
-                self.notify("on_train_end", X=X, y=y)
+                if error is None:  # done, stopped early, or Ctrl-C
+                    self.notify("on_train_end", X=X, y=y)
+                else:
+                    # Callbacks still end, but an error of theirs must not replace the
+                    # one that stopped training: skorch's EarlyStopping reads the last
+                    # epoch of the history, an IndexError when the train/validation
+                    # split failed before the first epoch.
+                    with contextlib.suppress(Exception):
+                        self.notify("on_train_end", X=X, y=y)
         return self
 
     # -- data path -------------------------------------------------------------
@@ -328,9 +415,9 @@ class VAENet(NeuralNet):
             return X
         extras = {}
         if isinstance(X, dict):
-            extras = {k: torch.as_tensor(v) for k, v in X.items() if k != "x"}
+            extras = {k: as_tensor(v) for k, v in X.items() if k != "x"}
             X = X["x"]
-        X, y = torch.as_tensor(X), None if y is None else torch.as_tensor(y)
+        X, y = as_tensor(X), None if y is None else as_tensor(y)
         nbytes = X.nelement() * X.element_size()
         if self.keeps_data_on_host(nbytes):
             if torch.device(self.device).type == "cuda":
@@ -428,7 +515,7 @@ class VAENet(NeuralNet):
                 stop = min(start + bs, n)
                 batch = []
                 for a in arrays:
-                    t = torch.as_tensor(np.asarray(a[start:stop], dtype=dtype))
+                    t = as_tensor(np.asarray(a[start:stop], dtype=dtype))
                     if pad and stop - start < bs:
                         t = torch.cat([t, t[:1].expand(bs - (stop - start), *t.shape[1:])])
                     batch.append(t.to(self.device))

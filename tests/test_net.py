@@ -6,7 +6,7 @@ import torch
 from skorch.callbacks import Callback
 
 from skvae import VAETransformer
-from skvae._net import BatchIterator, TensorData, VAENet, flush_denormal
+from skvae._net import BatchIterator, RandomSplit, TensorData, VAENet, flush_denormal
 
 
 def small(**kw):
@@ -141,3 +141,30 @@ def test_vaenet_with_a_plain_dataset_falls_back_to_skorch(X_random):
     net = VAENet(module, max_epochs=1, batch_size=32, train_split=None)
     it = net.get_iterator(torch.utils.data.TensorDataset(torch.as_tensor(X_random)), training=True)
     assert isinstance(it, torch.utils.data.DataLoader)
+
+
+@pytest.mark.parametrize("fraction", [0.01, 0.1, 0.25, 0.5, 0.7, 0.9, 0.99, 0.999])
+def test_random_split_min_rows_is_the_fewest_that_split(fraction):
+    split = RandomSplit(fraction)
+    fits = [n for n in range(1, 3000) if 1 <= split.n_valid(n) <= n - 1]
+    assert split.min_rows() == fits[0]
+    assert fits == list(range(fits[0], 3000))  # and every larger count splits too
+    with pytest.raises(ValueError, match=f"at least {fits[0]} rows"):
+        split.check(fits[0] - 1)
+    split.check(fits[0])
+
+
+@pytest.mark.parametrize("stratify", [False, True])
+def test_random_split_leaves_a_row_on_each_side(stratify):
+    # Stratified with one row per class (and an unlabelled stratum) falls back to a
+    # plain split when a stratified one would leave a side empty.
+    for n in (2, 3, 7, 40):
+        for fraction in (0.5, 0.9):
+            split = RandomSplit(fraction, stratify=stratify)
+            if n < split.min_rows():
+                continue
+            data = TensorData(torch.zeros(n, 2), torch.arange(n) % 4 - 1)
+            train, valid = split(data)
+            assert len(train) >= 1 and len(valid) >= 1 and len(train) + len(valid) == n
+            rows = torch.cat([train.rows, valid.rows]).sort().values
+            assert torch.equal(rows.cpu(), torch.arange(n))

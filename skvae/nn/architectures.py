@@ -19,7 +19,14 @@ import copy
 from torch import nn
 
 from .conv import ConvBody, ConvDecoder, check_image_shape
-from .modules import Classifier, GaussianEncoder, MLPDecoder, feature_width, mlp_body
+from .modules import (
+    Classifier,
+    GaussianEncoder,
+    MLPDecoder,
+    check_decoder,
+    feature_width,
+    mlp_body,
+)
 
 __all__ = ["Architecture", "MLPArchitecture", "ConvArchitecture", "CustomArchitecture",
            "ARCHITECTURES", "make_architecture"]
@@ -195,7 +202,8 @@ class CustomArchitecture(Architecture):
         Maps codes ``(n, n_inputs)`` to the likelihood's parameters ``(n, n_features)``
         (``n_inputs`` is ``n_components``, plus the number of classes for
         ``VAEClassifier``). A module is deep-copied; a callable is called as
-        ``decoder(n_inputs, n_features)``.
+        ``decoder(n_inputs, n_features)``. Its output width is checked when it is
+        built (see :func:`~skvae.nn.modules.check_decoder`).
 
     Examples
     --------
@@ -231,7 +239,8 @@ class CustomArchitecture(Architecture):
     def decoder(self, n_inputs, n_features):
         if self.decoder_spec is None:
             return self.base.decoder(n_inputs, n_features)
-        return _build(self.decoder_spec, n_inputs, n_features)
+        return check_decoder(_build(self.decoder_spec, n_inputs, n_features), n_inputs,
+                             n_features)
 
 
 def make_architecture(architecture, hidden_layer_sizes=(256, 128), image_shape=None,

@@ -14,6 +14,8 @@ nothing else in skvae tests likelihood names. Pure PyTorch and NumPy.
 """
 
 import math
+import sys
+import warnings
 
 import numpy as np
 import torch
@@ -24,6 +26,24 @@ __all__ = ["Likelihood", "BernoulliLikelihood", "GaussianLikelihood", "LIKELIHOO
            "make_likelihood"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
+
+
+def _n_outside(x, low, high):
+    """How many values of the array ``x`` lie outside ``[low, high]``."""
+    return int(np.count_nonzero(x < low)) + int(np.count_nonzero(x > high))
+
+
+def _caller_level():
+    """``stacklevel`` for a warning raised by this function's caller that points at the
+    first frame outside skvae and scikit-learn (the user's call of ``transform``)."""
+    try:
+        level, frame = 2, sys._getframe(2)
+    except ValueError:  # called from the top of the stack
+        return 2
+    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] in (
+            "skvae", "sklearn"):
+        level, frame = level + 1, frame.f_back
+    return level
 
 
 class Likelihood(nn.Module):
@@ -94,19 +114,56 @@ class Likelihood(nn.Module):
             )
         return cls.clip_input(X)
 
+    #: :meth:`clip_input` warns when more than this share of the values lie more than
+    #: :attr:`far` outside :attr:`support`: X was scaled differently from the data the
+    #: model was fitted on, not merely rounded by a scaler.
+    far_share = 0.01
+    #: How far outside :attr:`support` (relative to its width) a value is badly scaled.
+    far = 0.05
+
     @classmethod
     def clip_input(cls, X):
         """``X`` clipped to :attr:`support` (a new array only when a value lies outside).
 
         Used where a value slightly outside the range is harmless: ``transform``,
         ``predict`` and friends (a test fold scaled with the training fold's
-        ``MinMaxScaler`` may exceed [0, 1] a little).
+        ``MinMaxScaler`` may exceed [0, 1] a little). Values far outside are clipped
+        too, with a UserWarning: when more than :attr:`far_share` of the values lie
+        more than :attr:`far` outside, X is badly scaled and clipping changes it.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> BernoulliLikelihood.clip_input(np.array([[1.01, 0.5]]))
+        array([[1. , 0.5]])
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     clipped = BernoulliLikelihood.clip_input(np.array([[16.0, 8.0]]))
+        >>> print(caught[0].message)  # doctest: +ELLIPSIS
+        2 of 2 values of X lie outside [0, 1], 2 (100.0%) of them by more than 0.05: ...
         """
         if cls.support is None or X.size == 0:
             return X
         low, high = cls.support
-        if float(X.min()) >= low and float(X.max()) <= high:
+        lo, hi = float(X.min()), float(X.max())
+        if lo >= low and hi <= high:
             return X
+        margin = cls.far * (high - low)
+        if lo < low - margin or hi > high + margin:
+            n_far = _n_outside(X, low - margin, high + margin)
+            if n_far > cls.far_share * X.size:
+                n_out = _n_outside(X, low, high)
+                warnings.warn(
+                    f"{n_out} of {X.size} values of X lie outside [{low:g}, {high:g}], "
+                    f"{n_far} ({n_far / X.size:.1%}) of them by more than {margin:g}: X "
+                    f"looks scaled unlike the data this likelihood={cls.name!r} model was "
+                    f"fitted on. They are clipped to [{low:g}, {high:g}], which changes them; "
+                    f"scale X to [{low:g}, {high:g}] as for fit (divide pixel values by "
+                    "their maximum, e.g. 255, or reuse the MinMaxScaler fitted on the "
+                    "training data).",
+                    UserWarning, stacklevel=_caller_level(),
+                )
         return np.clip(X, low, high)
 
 

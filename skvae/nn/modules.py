@@ -12,7 +12,7 @@ from .likelihoods import Likelihood
 from .losses import elbo_parts, log_importance_weights
 
 __all__ = ["MLP", "GaussianEncoder", "MLPEncoder", "MLPDecoder", "Classifier",
-           "DecoderModel", "VAE", "JoinedBody", "feature_width"]
+           "DecoderModel", "VAE", "JoinedBody", "feature_width", "check_decoder"]
 
 
 class MLP(nn.Sequential):
@@ -39,40 +39,148 @@ class MLP(nn.Sequential):
         super().__init__(*layers)
 
 
+#: Layers that read image-shaped batches ``(n, C, H, W)`` (or ``(n, C, L)``,
+#: ``(n, C, D, H, W)``), not the flat rows ``(n, n_features)`` skvae passes.
+_IMAGE_LAYERS = (
+    nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
+    nn.ConvTranspose3d, nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d,
+    nn.AvgPool2d, nn.AvgPool3d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.BatchNorm2d,
+    nn.BatchNorm3d, nn.InstanceNorm2d, nn.InstanceNorm3d,
+)
+
+
+def _image_guess(width):
+    """A plausible ``(C, H, W)`` for ``width`` values: square, one or three channels."""
+    for channels in (1, 3):
+        side = math.isqrt(width // channels)
+        if width % channels == 0 and side > 1 and channels * side * side == width:
+            return f"({channels}, {side}, {side})"
+    return "(C, H, W)"
+
+
+def _unflatten_hint(module, width, where):
+    """A hint to reshape flat rows into images, when ``module`` has image layers and no
+    ``nn.Unflatten`` (empty otherwise)."""
+    layers = [m for m in module.modules() if isinstance(m, _IMAGE_LAYERS)]
+    if not layers or any(isinstance(m, nn.Unflatten) for m in module.modules()):
+        return ""
+    return (
+        f" {type(layers[0]).__name__} reads images (n, C, H, W), but skvae passes flat rows "
+        f"(n, {width}): {where} with nn.Unflatten(1, (C, H, W)), C * H * W = {width}, e.g. "
+        f"nn.Sequential(nn.Unflatten(1, {_image_guess(width)}), ...)."
+    )
+
+
+def _dry_run(module, n_inputs, role, context, hint):
+    """``module``'s output for two zero rows of ``n_inputs`` columns.
+
+    Without gradients and in eval mode (the module's mode is restored), so any
+    user-defined torch module can be probed. A failure, or an output that is not a
+    batch ``(2, ...)``, is a ValueError naming ``role`` and ``context``.
+    """
+    was_training = module.training
+    module.eval()
+    try:
+        param = next(module.parameters(), None)
+        kwargs = {} if param is None else {"dtype": param.dtype, "device": param.device}
+        with torch.no_grad():
+            try:
+                out = module(torch.zeros(2, n_inputs, **kwargs))
+            except (RuntimeError, ValueError, TypeError) as exc:
+                raise ValueError(
+                    f"The {role} network {type(module).__name__} failed on a batch of shape "
+                    f"(2, {n_inputs}) ({context}): {str(exc).rstrip('.')}.{hint}"
+                ) from exc
+    finally:
+        module.train(was_training)
+    if not isinstance(out, torch.Tensor) or out.ndim < 2 or out.shape[0] != 2:
+        raise ValueError(
+            f"The {role} network must map a batch (n, {n_inputs}) to a tensor (n, ...); "
+            f"{type(module).__name__} returned {type(out).__name__} "
+            f"{tuple(getattr(out, 'shape', ()))}."
+        )
+    return out
+
+
 def feature_width(body, n_features):
     """Width of ``body``'s output for flattened inputs of ``n_features`` columns.
 
     Found by a dry run on two zero rows, without gradients and in eval mode (the
     body's mode is restored), so any user-defined torch module can serve as a body.
+    A body that fails on flat rows is a ValueError (with a hint to add
+    ``nn.Unflatten`` when it has image layers such as ``nn.Conv2d``).
 
     Examples
     --------
     >>> feature_width(MLP([6, 5]), 6)
     5
     """
-    was_training = body.training
-    body.eval()
-    try:
-        param = next(body.parameters(), None)
-        kwargs = {} if param is None else {"dtype": param.dtype, "device": param.device}
-        with torch.no_grad():
-            try:
-                out = body(torch.zeros(2, n_features, **kwargs))
-            except (RuntimeError, ValueError, TypeError) as exc:
-                raise ValueError(
-                    f"The encoder network {type(body).__name__} failed on a batch of shape "
-                    f"(2, {n_features}) (X has {n_features} features, one flattened row "
-                    f"each): {exc}"
-                ) from exc
-    finally:
-        body.train(was_training)
-    if not isinstance(out, torch.Tensor) or out.ndim < 2 or out.shape[0] != 2:
-        raise ValueError(
-            f"An encoder body must map a batch (n, {n_features}) to a tensor (n, ...); "
-            f"{type(body).__name__} returned {type(out).__name__} "
-            f"{tuple(getattr(out, 'shape', ()))}."
-        )
+    out = _dry_run(
+        body, n_features, "encoder",
+        f"X has {n_features} features, one flattened row each",
+        _unflatten_hint(body, n_features, "start the network"),
+    )
     return int(out[0].numel())
+
+
+def check_decoder(decoder, n_inputs, n_features):
+    """Check that ``decoder`` maps codes ``(n, n_inputs)`` to ``n_features`` values a row.
+
+    A decoder returns the likelihood's parameters, one per feature of X (logits for
+    Bernoulli, means for Gaussian), in any shape ``(n, ...)`` with ``n_features``
+    values per row. Checked by a dry run on two zero codes, as :func:`feature_width`
+    checks an encoder; a wrong width would otherwise fail deep in the loss, or, with a
+    width of 1, be broadcast silently against every feature.
+
+    Parameters
+    ----------
+    decoder : nn.Module
+    n_inputs : int
+        Columns of a code: the latent size, plus the width of any conditioning
+        vector joined to it.
+    n_features : int
+        Features of X.
+
+    Returns
+    -------
+    nn.Module
+        ``decoder`` itself.
+
+    Raises
+    ------
+    ValueError
+        When the decoder fails on such codes or returns another width; the message
+        names the expected and the actual width.
+
+    Examples
+    --------
+    >>> check_decoder(MLP([2, 6]), 2, 6)
+    MLP(
+      (0): Linear(in_features=2, out_features=6, bias=True)
+    )
+    >>> check_decoder(MLP([2, 1]), 2, 6)
+    Traceback (most recent call last):
+    ...
+    ValueError: The decoder network MLP returns 1 value per row for codes (n, 2), ...
+    """
+    out = _dry_run(
+        decoder, n_inputs, "decoder",
+        f"codes of {n_inputs} columns: n_components, plus the number of classes for "
+        "VAEClassifier",
+        _unflatten_hint(decoder, n_inputs,
+                        "map the codes to C * H * W values (e.g. nn.Linear) and reshape them"),
+    )
+    width = int(out[0].numel())
+    if width != n_features:
+        raise ValueError(
+            f"The decoder network {type(decoder).__name__} returns {width} "
+            f"value{'s' if width != 1 else ''} per row for codes (n, {n_inputs}), but it "
+            f"must return {n_features}: one likelihood parameter per feature of X (X has "
+            f"{n_features} features). Make its last layer output {n_features} values "
+            f"(e.g. nn.Linear(..., {n_features})), or pass a callable "
+            "decoder(n_inputs, n_features) that builds it for the data."
+        )
+    return decoder
 
 
 class GaussianEncoder(nn.Module):

@@ -12,6 +12,7 @@ from skvae.nn import (
     GaussianEncoder,
     JoinedBody,
     check_image_shape,
+    feature_width,
     make_architecture,
 )
 
@@ -129,3 +130,34 @@ def test_the_conv_classifier_has_dropout_and_the_rest_none():
 def test_dropout_out_of_range_is_a_clear_error(p):
     with pytest.raises(ValueError, match=r"dropout probability must be in \[0, 1\)"):
         ConvBody((1, 8, 8), dropout=p)
+
+
+def test_a_user_decoder_is_checked_when_built():
+    arch = make_architecture("mlp", (16,), decoder=nn.Linear(3, 10))
+    with pytest.raises(ValueError, match=r"Linear returns 10 values per row .* must return 64"):
+        arch.decoder(3, 64)
+    arch = make_architecture("mlp", (16,), decoder=nn.Linear(5, 64))  # wrong input width
+    with pytest.raises(ValueError, match=r"decoder network Linear failed on a batch of shape"
+                                         r" \(2, 3\) \(codes of 3 columns"):
+        arch.decoder(3, 64)
+    arch = make_architecture("mlp", (16,), decoder=lambda n_in, n_out: nn.Identity())
+    with pytest.raises(ValueError, match="returns 3 values per row"):
+        arch.decoder(3, 64)
+
+
+def test_a_conv_decoder_on_flat_codes_hints_at_unflatten():
+    decoder = nn.Sequential(nn.ConvTranspose2d(3, 1, 8), nn.Flatten())
+    arch = make_architecture("mlp", (16,), decoder=decoder)
+    with pytest.raises(ValueError, match=r"ConvTranspose2d reads images .*nn\.Unflatten"):
+        arch.decoder(3, 64)
+    fixed = nn.Sequential(nn.Unflatten(1, (3, 1, 1)), *decoder)
+    assert make_architecture("mlp", (16,), decoder=fixed).decoder(3, 64) is not fixed
+
+
+def test_the_unflatten_hint_needs_image_layers_without_unflatten():
+    with pytest.raises(ValueError) as info:
+        feature_width(nn.Linear(10, 4), 64)
+    assert "Unflatten" not in str(info.value)
+    rgb = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten())
+    with pytest.raises(ValueError, match=r"nn\.Unflatten\(1, \(3, 4, 4\)\)"):
+        feature_width(rgb, 48)
