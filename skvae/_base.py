@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from skorch.callbacks import Callback
 
 from ._compat import Interval, InvalidParameterError, StrOptions, validate_parameter_constraints
-from ._net import DATA_PLACEMENTS, PRECISIONS
+from ._net import DATA_PLACEMENTS, PRECISIONS, RandomSplit
 from ._plan import check_same_structure, make_plan
 from ._train import configure, new_net, resolve_device, seeded, train
 from .nn import ARCHITECTURES, LIKELIHOODS
@@ -200,6 +200,8 @@ class BaseVAE(BaseEstimator):
                          seed=self.plan_.final.seed if continuing else None,
                          fitted=self.plan_ if continuing else None,
                          device=str(self.net_.device) if continuing else None)
+        if plan.final.early_stopping:  # before any stage trains, an earlier one included
+            RandomSplit(plan.final.validation_fraction).check(len(X32))
         if plan.verbose:
             print(plan)
         inputs = {"x": X32} if weights is None else {"x": X32, "sample_weight": weights}

@@ -33,7 +33,8 @@ decoder : torch.nn.Module, callable or None, default=None
     Your own decoder, replacing the architecture's: maps codes ``(n, n_inputs)``
     to the likelihood's parameters ``(n, n_features)`` (logits for
     ``'bernoulli'``, means for ``'gaussian'``). A module is deep-copied at each
-    fit; a callable is called as ``decoder(n_inputs, n_features)``.""",
+    fit; a callable is called as ``decoder(n_inputs, n_features)``. Its output width
+    is checked when the model is built.""",
     "beta_warmup": """\
 beta_warmup : int, default=0
     KL warm-up: the KL weight rises linearly from 0 in the first epoch to ``beta``

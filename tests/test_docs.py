@@ -154,8 +154,6 @@ _NO_PRECISION = re.compile(
 _PENDING = {
     ("history", "benchmarks.md"): "docs/benchmarks.md: 'no GPU in this session' (line 51), "
                                   "'no GPU was lent' (line 164)",
-    ("score_samples", "design.md"): "docs/design.md: score_samples described as elbo(x, eps)'s "
-                                    "'per-row bound' (line 85); it uses log_marginal(x, eps)",
 }
 
 

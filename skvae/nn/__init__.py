@@ -32,6 +32,7 @@ from .modules import (
     JoinedBody,
     MLPDecoder,
     MLPEncoder,
+    check_decoder,
     feature_width,
 )
 from .stacked import StackedM2
@@ -59,6 +60,7 @@ __all__ = [
     "MLPArchitecture",
     "MLPDecoder",
     "MLPEncoder",
+    "check_decoder",
     "check_image_shape",
     "conv_sizes",
     "elbo_parts",
