@@ -17,7 +17,8 @@ def test_supported_scikit_learn_provides_the_private_helpers():
         assert getattr(_compat, name) is not None, name
     # The validation helper still takes the arguments skvae passes.
     _compat.validate_parameter_constraints(
-        {"n": [_compat.Interval(numbers.Integral, 1, None, closed="left")]}, {"n": 3}, caller_name="x")
+        {"n": [_compat.Interval(numbers.Integral, 1, None, closed="left")]}, {"n": 3},
+        caller_name="x")
 
 
 def test_no_other_module_imports_private_scikit_learn_api():
