@@ -14,10 +14,8 @@ import io
 import shlex
 import statistics
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 try:
@@ -53,50 +51,8 @@ def start(args):
 
 
 # -- data ------------------------------------------------------------------------------------
-
-def load_digits_split(seed=0, test_size=0.3):
-    """sklearn's digits scaled to [0, 1], stratified train/test split: X_tr, X_te, y_tr, y_te."""
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    X, y = load_digits(return_X_y=True)
-    return train_test_split(X / 16.0, y, test_size=test_size, random_state=seed, stratify=y)
-
-
-def load_fashion(n_train=None, n_test=None, seed=0):
-    """Fashion-MNIST (float32 in [0, 1]): X_tr, X_te, y_tr, y_te.
-
-    ``n_train`` below 60,000 keeps a random subset of the training images (drawn with
-    ``seed``, kept in file order); ``n_test`` keeps the first test images.
-    """
-    from skvae.datasets import fetch_fashion_mnist
-
-    X_tr, y_tr = fetch_fashion_mnist(subset="train", return_X_y=True)
-    X_te, y_te = fetch_fashion_mnist(subset="test", return_X_y=True)
-    if n_train is not None and n_train < len(X_tr):
-        keep = np.sort(np.random.default_rng(seed).permutation(len(X_tr))[:n_train])
-        X_tr, y_tr = X_tr[keep], y_tr[keep]
-    X_te, y_te = X_te[:n_test], y_te[:n_test]
-    return (X_tr.astype(np.float32, copy=False), X_te.astype(np.float32, copy=False),
-            y_tr, y_te)
-
-
-def draw_labelled(y, n_labelled, seed):
-    """Indices of ``n_labelled`` rows of ``y``, a stratified draw (all rows if n >= len(y))."""
-    from sklearn.model_selection import StratifiedShuffleSplit
-
-    if n_labelled >= len(y):
-        return np.arange(len(y))
-    split = StratifiedShuffleSplit(1, train_size=n_labelled, random_state=seed)
-    return next(split.split(np.zeros(len(y)), y))[0]
-
-
-def timed(fn, *args, **kwargs):
-    """(fn(*args, **kwargs), seconds it took)."""
-    t0 = time.perf_counter()
-    out = fn(*args, **kwargs)
-    return out, time.perf_counter() - t0
-
+# Loading, label draws and timing come from the package (skvae._experiment), which the
+# `skvae compare` command uses too; its draws are the ones this file made before.
 
 # -- results ---------------------------------------------------------------------------------
 
