@@ -163,7 +163,9 @@ def draw_labelled(y, n_labelled, random_state=0):
     """Indices of a stratified draw of ``n_labelled`` rows of ``y``, without replacement.
 
     Each class keeps about its share of ``n_labelled`` rows
-    (:class:`~sklearn.model_selection.StratifiedShuffleSplit`).
+    (:class:`~sklearn.model_selection.StratifiedShuffleSplit`; where that cannot split,
+    with fewer rows drawn or left out than there are classes,
+    :func:`sklearn.utils.resample` with ``stratify=y``).
 
     Parameters
     ----------
@@ -190,10 +192,17 @@ def draw_labelled(y, n_labelled, random_state=0):
     """
     import numpy as np
     from sklearn.model_selection import StratifiedShuffleSplit
+    from sklearn.utils import resample
 
     y = np.asarray(y)
     if n_labelled >= len(y):
         return np.arange(len(y))
+    n_classes = len(np.unique(y))
+    if min(n_labelled, len(y) - n_labelled) < n_classes:
+        # fewer rows drawn (or left out) than classes: StratifiedShuffleSplit refuses
+        # that, resample apportions the rows it can
+        return resample(np.arange(len(y)), n_samples=n_labelled, replace=False, stratify=y,
+                        random_state=random_state)
     split = StratifiedShuffleSplit(1, train_size=n_labelled, random_state=random_state)
     return next(split.split(np.zeros(len(y)), y))[0]
 
