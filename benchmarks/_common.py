@@ -3,8 +3,11 @@
 Every benchmark keeps ONE tidy CSV under ``benchmarks/results/`` (``<name>.csv``): one row
 per measurement, the run settings as columns, seeds as rows. A new run appends its rows
 (with the date, the command, the torch version and the thread count) instead of writing
-new files; the Markdown table (``<name>.md``) and the optional plot (``<name>.png``) are
-then rebuilt from all the rows. ``--out DIR`` writes elsewhere (smoke runs, experiments).
+new files; the optional plot (``<name>.png``, next to the CSV) and the Markdown table are
+then rebuilt from all the rows. The table is printed and written to
+``docs/results/<name>.md``, a page of the docs, so ``benchmarks/results/`` holds one CSV
+and at most one plot per benchmark. ``--out DIR`` writes all three into DIR instead (smoke
+runs, experiments). Data loading, label draws and timing come from ``skvae._experiment``.
 """
 
 import argparse
@@ -24,6 +27,9 @@ except ImportError:  # Windows: appends are not locked
     fcntl = None
 
 RESULTS = Path(__file__).resolve().parent / "results"
+# The Markdown tables built from the CSVs are documentation pages (listed in
+# docs/benchmarks.md), so that benchmarks/results/ keeps one CSV and at most one plot each.
+DOCS_RESULTS = Path(__file__).resolve().parent.parent / "docs" / "results"
 RUN_COLUMNS = ("date", "command", "torch", "threads", "note")
 
 
@@ -100,10 +106,12 @@ def append_rows(path, rows):
 
 
 def save(name, rows, args, command, *, table, title, text="", plot=None):
-    """Append this run's rows to ``<out>/<name>.csv``, rebuild ``<name>.md`` (and the plot).
+    """Append this run's rows to ``<out>/<name>.csv``; rebuild and print the table (and plot).
 
     ``table(all_rows)`` returns the Markdown lines of the table; ``plot(all_rows, ax_path)``
-    draws the one figure of the benchmark. Returns all rows of the CSV.
+    draws the one figure of the benchmark (``<out>/<name>.png``). The table goes to
+    ``docs/results/<name>.md`` when ``out`` is ``benchmarks/results`` (the default), else to
+    ``<out>/<name>.md``. Returns all rows of the CSV.
     """
     stamp = {"date": datetime.date.today().isoformat(), "command": command,
              "torch": torch.__version__, "threads": torch.get_num_threads(),
@@ -116,8 +124,11 @@ def save(name, rows, args, command, *, table, title, text="", plot=None):
     md = [f"# {title}", ""]
     if text:
         md += [text, ""]
-    md += table(all_rows) + ["", f"Rows: `{name}.csv`. Runs:", ""] + runs(all_rows)
-    (out / f"{name}.md").write_text("\n".join(md) + "\n")
+    csv_path = f"benchmarks/results/{name}.csv" if out.resolve() == RESULTS else f"{name}.csv"
+    md += table(all_rows) + ["", f"Rows: `{csv_path}`. Runs:", ""] + runs(all_rows)
+    md_dir = DOCS_RESULTS if out.resolve() == RESULTS else out
+    md_dir.mkdir(parents=True, exist_ok=True)
+    (md_dir / f"{name}.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
     if plot is not None:
         try:
