@@ -149,6 +149,22 @@ def test_corrupt_data_file_one_error_line(tmp_path, monkeypatch, capsys, no_trai
     assert_one_error_line(capsys, str(bad), "gzip")
 
 
+def test_fashion_mnist_folder_of_8x8_images_refused_before_training(tmp_path, monkeypatch,
+                                                                     capsys, no_training):
+    # used to train and report a "Fashion-MNIST" comparison made on 8x8 images
+    def idx(array):
+        header = bytes([0, 0, 0x08, array.ndim]) + np.array(array.shape, ">u4").tobytes()
+        return gzip.compress(header + array.astype(np.uint8).tobytes())
+
+    for prefix in ("train", "t10k"):
+        (tmp_path / f"{prefix}-images-idx3-ubyte.gz").write_bytes(idx(np.zeros((30, 8, 8))))
+        (tmp_path / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(idx(np.arange(30) % 10))
+    monkeypatch.setenv("SKVAE_DATA", str(tmp_path))
+    assert cli.main(["compare", "--dataset", "fashion-mnist", "--n-train", "20"]) == 2
+    assert_one_error_line(capsys, "holds 8x8 images, but Fashion-MNIST images are 28x28",
+                          str(tmp_path / "train-images-idx3-ubyte.gz"))
+
+
 @pytest.mark.parametrize(
     ("exc", "status"),
     [
