@@ -9,7 +9,13 @@ labels of the training rows (the others become unlabelled, ``-1``) and compares,
 N, an SVC on the labelled rows, ``LabelSpreading``, self-training, ``VAETransformer -> SVC``
 (the VAE learns from every row, the SVC from the labelled ones) and ``VAEClassifier``.
 
-Every error is one ``skvae: error: ...`` line on stderr and exit status 2.
+Every error is one ``skvae: error: ...`` line on stderr and exit status 2; Ctrl-C, at any
+moment, is one ``skvae: interrupted`` line and exit status 130.
+
+This module parses the arguments and prints; loading the data, drawing the labelled rows
+and timing the fits is :mod:`skvae._experiment`'s work (the benchmarks use it too). It
+imports nothing heavy before the arguments are parsed: ``skvae --help`` and
+``skvae --version`` never load torch or scikit-learn.
 """
 
 import argparse
