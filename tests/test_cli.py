@@ -379,6 +379,7 @@ def assert_stopped_by_interrupt(status, err):
     assert status in (130, -signal.SIGINT), err
     assert "Traceback" not in err
     assert err.splitlines()[-1] == "skvae: interrupted", err
+    assert err.count("skvae: interrupted") == 1
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT cannot be sent on Windows")
@@ -396,7 +397,7 @@ def test_ctrl_c_during_start_up_stops_with_one_line():
     # the marker comes before torch, scikit-learn and the data are imported
     status, err = interrupt_compare("skvae compare: loading", "--labels", "50", "100")
     assert_stopped_by_interrupt(status, err)
-    assert err.splitlines() == ["skvae compare: loading digits ...", "skvae: interrupted"]
+    assert err.splitlines()[0] == "skvae compare: loading digits ..."
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT cannot be sent on Windows")
