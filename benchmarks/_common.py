@@ -3,8 +3,11 @@
 Every benchmark keeps ONE tidy CSV under ``benchmarks/results/`` (``<name>.csv``): one row
 per measurement, the run settings as columns, seeds as rows. A new run appends its rows
 (with the date, the command, the torch version and the thread count) instead of writing
-new files; the Markdown table (``<name>.md``) and the optional plot (``<name>.png``) are
-then rebuilt from all the rows. ``--out DIR`` writes elsewhere (smoke runs, experiments).
+new files; the optional plot (``<name>.png``, next to the CSV) and the Markdown table are
+then rebuilt from all the rows. The table is printed and written to
+``docs/results/<name>.md``, a page of the docs, so ``benchmarks/results/`` holds one CSV
+and at most one plot per benchmark. ``--out DIR`` writes all three into DIR instead (smoke
+runs, experiments). Data loading, label draws and timing come from ``skvae._experiment``.
 """
 
 import argparse
@@ -14,10 +17,8 @@ import io
 import shlex
 import statistics
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 try:
@@ -26,6 +27,9 @@ except ImportError:  # Windows: appends are not locked
     fcntl = None
 
 RESULTS = Path(__file__).resolve().parent / "results"
+# The Markdown tables built from the CSVs are documentation pages (listed in
+# docs/benchmarks.md), so that benchmarks/results/ keeps one CSV and at most one plot each.
+DOCS_RESULTS = Path(__file__).resolve().parent.parent / "docs" / "results"
 RUN_COLUMNS = ("date", "command", "torch", "threads", "note")
 
 
@@ -53,50 +57,8 @@ def start(args):
 
 
 # -- data ------------------------------------------------------------------------------------
-
-def load_digits_split(seed=0, test_size=0.3):
-    """sklearn's digits scaled to [0, 1], stratified train/test split: X_tr, X_te, y_tr, y_te."""
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    X, y = load_digits(return_X_y=True)
-    return train_test_split(X / 16.0, y, test_size=test_size, random_state=seed, stratify=y)
-
-
-def load_fashion(n_train=None, n_test=None, seed=0):
-    """Fashion-MNIST (float32 in [0, 1]): X_tr, X_te, y_tr, y_te.
-
-    ``n_train`` below 60,000 keeps a random subset of the training images (drawn with
-    ``seed``, kept in file order); ``n_test`` keeps the first test images.
-    """
-    from skvae.datasets import fetch_fashion_mnist
-
-    X_tr, y_tr = fetch_fashion_mnist(subset="train", return_X_y=True)
-    X_te, y_te = fetch_fashion_mnist(subset="test", return_X_y=True)
-    if n_train is not None and n_train < len(X_tr):
-        keep = np.sort(np.random.default_rng(seed).permutation(len(X_tr))[:n_train])
-        X_tr, y_tr = X_tr[keep], y_tr[keep]
-    X_te, y_te = X_te[:n_test], y_te[:n_test]
-    return (X_tr.astype(np.float32, copy=False), X_te.astype(np.float32, copy=False),
-            y_tr, y_te)
-
-
-def draw_labelled(y, n_labelled, seed):
-    """Indices of ``n_labelled`` rows of ``y``, a stratified draw (all rows if n >= len(y))."""
-    from sklearn.model_selection import StratifiedShuffleSplit
-
-    if n_labelled >= len(y):
-        return np.arange(len(y))
-    split = StratifiedShuffleSplit(1, train_size=n_labelled, random_state=seed)
-    return next(split.split(np.zeros(len(y)), y))[0]
-
-
-def timed(fn, *args, **kwargs):
-    """(fn(*args, **kwargs), seconds it took)."""
-    t0 = time.perf_counter()
-    out = fn(*args, **kwargs)
-    return out, time.perf_counter() - t0
-
+# Loading, label draws and timing come from the package (skvae._experiment), which the
+# `skvae compare` command uses too; its draws are the ones this file made before.
 
 # -- results ---------------------------------------------------------------------------------
 
@@ -144,10 +106,12 @@ def append_rows(path, rows):
 
 
 def save(name, rows, args, command, *, table, title, text="", plot=None):
-    """Append this run's rows to ``<out>/<name>.csv``, rebuild ``<name>.md`` (and the plot).
+    """Append this run's rows to ``<out>/<name>.csv``; rebuild and print the table (and plot).
 
     ``table(all_rows)`` returns the Markdown lines of the table; ``plot(all_rows, ax_path)``
-    draws the one figure of the benchmark. Returns all rows of the CSV.
+    draws the one figure of the benchmark (``<out>/<name>.png``). The table goes to
+    ``docs/results/<name>.md`` when ``out`` is ``benchmarks/results`` (the default), else to
+    ``<out>/<name>.md``. Returns all rows of the CSV.
     """
     stamp = {"date": datetime.date.today().isoformat(), "command": command,
              "torch": torch.__version__, "threads": torch.get_num_threads(),
@@ -160,8 +124,11 @@ def save(name, rows, args, command, *, table, title, text="", plot=None):
     md = [f"# {title}", ""]
     if text:
         md += [text, ""]
-    md += table(all_rows) + ["", f"Rows: `{name}.csv`. Runs:", ""] + runs(all_rows)
-    (out / f"{name}.md").write_text("\n".join(md) + "\n")
+    csv_path = f"benchmarks/results/{name}.csv" if out.resolve() == RESULTS else f"{name}.csv"
+    md += table(all_rows) + ["", f"Rows: `{csv_path}`. Runs:", ""] + runs(all_rows)
+    md_dir = DOCS_RESULTS if out.resolve() == RESULTS else out
+    md_dir.mkdir(parents=True, exist_ok=True)
+    (md_dir / f"{name}.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
     if plot is not None:
         try:

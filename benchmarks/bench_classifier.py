@@ -8,14 +8,16 @@ Usage::
 Appends to ``benchmarks/results/classifier.csv``; rebuilds ``classifier.md``.
 """
 
-from _common import fmt, load_fashion, make_parser, markdown, save, start, timed
+from _common import fmt, make_parser, markdown, save, start
 from sklearn.svm import SVC
 
 from skvae import VAEClassifier
+from skvae._experiment import load_fashion_mnist_split, timed
 
 
 def run(args):
-    X_tr, X_te, y_tr, y_te = load_fashion(args.n_train, args.n_test, seed=args.seed)
+    X_tr, X_te, y_tr, y_te = load_fashion_mnist_split(args.n_train, args.n_test,
+                                                        random_state=args.seed)
     settings = {"n_train": len(X_tr), "n_test": len(X_te), "seed": args.seed}
     clf = VAEClassifier(
         n_components=32, hidden_layer_sizes=(512, 256), alpha=args.alpha,

@@ -10,15 +10,16 @@ k: k = 1 is a one-sample ELBO, and the estimate of Burda et al. (2016) rises tow
 Appends to ``benchmarks/results/loglik.csv``; rebuilds ``loglik.md``.
 """
 
-from _common import fmt, group, load_fashion, make_parser, markdown, median, save, start, timed
+from _common import fmt, group, make_parser, markdown, median, save, start
 
 from skvae import VAETransformer
+from skvae._experiment import load_fashion_mnist_split, timed
 
 SETTINGS = ("n_train", "epochs", "n_components", "beta_warmup", "n_test")
 
 
 def run(args):
-    X_tr, X_te, _, _ = load_fashion(args.n_train, args.n_test)
+    X_tr, X_te, _, _ = load_fashion_mnist_split(args.n_train, args.n_test)
     # The plain VAE (beta=1, the transformer's default before issue 9): its loss is the
     # negative ELBO whose bound score_samples tightens.
     vae = VAETransformer(n_components=args.n_components, hidden_layer_sizes=(512, 256),

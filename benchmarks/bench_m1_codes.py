@@ -19,27 +19,17 @@ Appends to ``benchmarks/results/m1_codes.csv`` (one row per label count); rebuil
 ``m1_codes.md``.
 """
 
-from _common import (
-    draw_labelled,
-    fmt,
-    group,
-    load_fashion,
-    make_parser,
-    markdown,
-    median,
-    save,
-    start,
-    timed,
-)
+from _common import fmt, group, make_parser, markdown, median, save, start
 from sklearn.svm import SVC
 
 from skvae import VAETransformer
+from skvae._experiment import draw_labelled, load_fashion_mnist_split, timed
 
 SETTINGS = ("arch", "n_components", "beta", "beta_warmup", "epochs", "n_train")
 
 
 def run(args):
-    X_tr, X_te, y_tr, y_te = load_fashion(args.n_train, args.n_test)
+    X_tr, X_te, y_tr, y_te = load_fashion_mnist_split(args.n_train, args.n_test)
     arch = ({"hidden_layer_sizes": (512, 256)} if args.arch == "mlp"
             else {"architecture": "conv", "hidden_layer_sizes": (256,)})
     m1 = VAETransformer(n_components=args.n_components, beta=args.beta, max_iter=args.epochs,
@@ -50,7 +40,7 @@ def run(args):
     active = int((Z_tr.var(axis=0) > 0.02).sum())
     rows = []
     for n in args.labels:
-        lab = draw_labelled(y_tr, n, seed=0)
+        lab = draw_labelled(y_tr, n, random_state=0)
         acc = SVC(C=10).fit(Z_tr[lab], y_tr[lab]).score(Z_te, y_te)
         rows.append({"arch": args.arch, "n_components": args.n_components, "beta": args.beta,
                      "beta_warmup": args.beta_warmup,

@@ -16,9 +16,10 @@ Appends to ``benchmarks/results/m2_unlabelled.csv``; rebuilds ``m2_unlabelled.md
 
 import numpy as np
 import torch
-from _common import fmt, make_parser, markdown, save, start, timed
+from _common import fmt, make_parser, markdown, save, start
 from torch import nn
 
+from skvae._experiment import timed
 from skvae.nn import M2, make_architecture, make_likelihood
 
 

@@ -27,9 +27,10 @@ import time
 
 import numpy as np
 import torch
-from _common import fmt, group, load_fashion, make_parser, markdown, save, start
+from _common import fmt, group, make_parser, markdown, save, start
 from torch import nn
 
+from skvae._experiment import load_fashion_mnist_split
 from skvae.nn import ConvArchitecture
 
 SETTINGS = ("hidden_layer_sizes", "dropout", "feature_dropout", "schedule", "batch_size",
@@ -38,7 +39,7 @@ CHECKPOINTS = (5, 10, 15, 20, 30, 40, 60, 80, 100)
 
 
 def run(args):
-    X_tr, X_te, y_tr, y_te = load_fashion(None, None, seed=0)
+    X_tr, X_te, y_tr, y_te = load_fashion_mnist_split(None, None, random_state=0)
     torch.manual_seed(args.seed)
     hidden = tuple(args.hidden)
     net = ConvArchitecture(hidden, image_shape=(1, 28, 28)).classifier(784, 10)

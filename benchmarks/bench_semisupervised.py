@@ -40,19 +40,7 @@ import statistics
 from functools import partial
 
 import numpy as np
-from _common import (
-    draw_labelled,
-    fmt,
-    group,
-    load_digits_split,
-    load_fashion,
-    make_parser,
-    markdown,
-    median,
-    save,
-    start,
-    timed,
-)
+from _common import fmt, group, make_parser, markdown, median, save, start
 from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -60,6 +48,7 @@ from sklearn.semi_supervised import LabelSpreading
 from sklearn.svm import SVC
 
 from skvae import VAEClassifier, VAETransformer
+from skvae._experiment import draw_labelled, load_digits_split, load_fashion_mnist_split, timed
 
 # Per-row settings: blank where they do not apply to the row's model.
 SETTINGS = ("epochs", "m1_epochs", "alpha", "labelled_batch_size")
@@ -68,7 +57,7 @@ SETTINGS = ("epochs", "m1_epochs", "alpha", "labelled_batch_size")
 def load(name, n_train, n_test, seed):
     if name == "digits":
         return load_digits_split(seed)
-    return load_fashion(n_train, n_test, seed)
+    return load_fashion_mnist_split(n_train, n_test, seed)
 
 
 def m1(name, epochs, seed):

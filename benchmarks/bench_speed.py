@@ -27,10 +27,11 @@ import time
 
 import numpy as np
 import torch
-from _common import fmt, load_fashion, make_parser, markdown, save, start
+from _common import fmt, make_parser, markdown, save, start
 from skorch import NeuralNet
 
 from skvae import VAETransformer
+from skvae._experiment import load_fashion_mnist_split
 from skvae.nn import VAE, make_architecture, make_likelihood
 
 CONFIGS = {
@@ -127,7 +128,7 @@ def sync(device):
 
 
 def run(arch, n_train, epochs, batch_size, device, seed, only=None):
-    X_np = np.ascontiguousarray(load_fashion()[0][:n_train], dtype=np.float32)
+    X_np = np.ascontiguousarray(load_fashion_mnist_split()[0][:n_train], dtype=np.float32)
     X = torch.as_tensor(X_np).to(device)
     runners = {
         "plain": PlainLoop(make_module(arch, device, seed, X.shape[1]), X, batch_size, False),

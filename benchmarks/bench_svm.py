@@ -38,18 +38,7 @@ Appends to ``benchmarks/results/svm.csv``; rebuilds ``svm.md`` and ``svm.png``
 """
 
 import numpy as np
-from _common import (
-    fmt,
-    group,
-    load_digits_split,
-    load_fashion,
-    make_parser,
-    markdown,
-    median,
-    save,
-    start,
-    timed,
-)
+from _common import fmt, group, make_parser, markdown, median, save, start
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -57,6 +46,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from skvae import VAEClassifier, VAETransformer
+from skvae._experiment import load_digits_split, load_fashion_mnist_split, timed
 
 SETTINGS = ("dataset", "n_train", "n_test", "threads")
 METRICS = ("accuracy", "fit_s", "predict_s", "vae_s", "svc_s")
@@ -106,9 +96,10 @@ def logreg():
 
 def run(args):
     if args.dataset == "digits":
-        X_tr, X_te, y_tr, y_te = load_digits_split(seed=args.seed)
+        X_tr, X_te, y_tr, y_te = load_digits_split(random_state=args.seed)
     else:
-        X_tr, X_te, y_tr, y_te = load_fashion(args.n_train, args.n_test, seed=args.seed)
+        X_tr, X_te, y_tr, y_te = load_fashion_mnist_split(args.n_train, args.n_test,
+                                                            random_state=args.seed)
     rows = []
 
     def record(name, fit_s, predict_s, acc, vae_s=0.0, head_s=None, epochs=args.epochs):

@@ -9,334 +9,72 @@ labels of the training rows (the others become unlabelled, ``-1``) and compares,
 N, an SVC on the labelled rows, ``LabelSpreading``, self-training, ``VAETransformer -> SVC``
 (the VAE learns from every row, the SVC from the labelled ones) and ``VAEClassifier``.
 
-Every error is one ``skvae: error: ...`` line on stderr and exit status 2.
+Every error is one ``skvae: error: ...`` line on stderr and exit status 2; Ctrl-C, at any
+moment, is one ``skvae: interrupted`` line and exit status 130.
+
+This module parses the arguments and prints; loading the data, drawing the labelled rows
+and timing the fits is :mod:`skvae._experiment`'s work (the benchmarks use it too). It
+imports nothing heavy before the arguments are parsed: ``skvae --help`` and
+``skvae --version`` never load torch or scikit-learn.
 """
 
 import argparse
 import math
 import os
+import signal
 import sys
 import textwrap
-import time
-import warnings
+import threading
 from pathlib import Path
 
-import numpy as np
+from . import __version__
+from ._experiment import (
+    DATASETS,
+    hide_labels,
+    latent_map_vae,
+    load_dataset,
+    run_comparison,
+    run_semisupervised,
+)
 
-__all__ = ["main", "run_comparison", "run_semisupervised", "hide_labels", "format_table"]
+# Data, label draws and timed fits live in skvae._experiment (shared with the benchmarks);
+# they are re-exported here, where they have been documented since the first release.
+__all__ = ["main", "run_comparison", "run_semisupervised", "hide_labels", "load_dataset",
+           "format_table"]
 
-DATASETS = ("digits", "fashion-mnist")
+ARCHITECTURES = ("mlp", "conv")
 _MIN_TRAIN = 20
 _MAX_SEED = 2**32 - 1
+_INTERRUPTED = "skvae: interrupted"
 
 
 class CommandError(Exception):
     """A mistake in the command line, found after parsing; shown as one error line."""
 
 
-def _stratified_indices(y, n, random_state):
-    """Indices of a stratified draw of ``n`` rows of ``y`` without replacement."""
-    from sklearn.utils import resample
-
-    return resample(np.arange(len(y)), n_samples=n, replace=False, stratify=y,
-                    random_state=random_state)
-
-
-def load_dataset(name, n_train=None, random_state=0):
-    """Return ``X_train, X_test, y_train, y_test, image_shape, target_names``.
-
-    ``digits``: sklearn's 8x8 digits scaled to [0, 1], 30 % held out (stratified).
-    ``fashion-mnist``: the official 60k/10k split from local IDX files (see
-    :func:`skvae.datasets.fetch_fashion_mnist`).
-    ``n_train`` keeps a stratified subset of that many training rows; asking for more
-    rows than the training set has is a ``ValueError``.
-    """
-    from sklearn.model_selection import train_test_split
-
-    if name == "digits":
-        from sklearn.datasets import load_digits
-
-        data = load_digits()
-        X, y = data.data / 16.0, data.target
-        X_train, X_test, y_train, y_test = train_test_split(
-            X, y, test_size=0.3, random_state=random_state, stratify=y
-        )
-        shape, names = (1, 8, 8), [str(t) for t in data.target_names]
-    elif name == "fashion-mnist":
-        from .datasets import fetch_fashion_mnist
-
-        train = fetch_fashion_mnist(subset="train")
-        test = fetch_fashion_mnist(subset="test")
-        X_train, y_train, X_test, y_test = train.data, train.target, test.data, test.target
-        shape, names = (1, 28, 28), list(train.target_names)
-    else:
-        raise ValueError(f"Unknown dataset {name!r}; choose one of {DATASETS}.")
-    if n_train is not None:
-        if n_train > len(X_train):
-            raise ValueError(
-                f"cannot keep {n_train} training rows: {name} has {len(X_train)} "
-                f"(ask for at most {len(X_train)})."
-            )
-        if n_train < len(X_train):
-            keep = _stratified_indices(y_train, n_train, random_state)
-            X_train, y_train = X_train[keep], y_train[keep]
-    return X_train, X_test, y_train, y_test, shape, names
-
-
-def _timed(fn, *args):
-    t0 = time.perf_counter()
-    out = fn(*args)
-    return out, time.perf_counter() - t0
-
-
-def _given(**params):
-    """The parameters that are not None (None: keep the estimator's default)."""
-    return {k: v for k, v in params.items() if v is not None}
-
-
-def run_comparison(X_train, y_train, X_test, y_test, *, n_components=None, max_iter=None,
-                   beta=None, device="auto", random_state=0, log=None):
-    """Fit each model and measure it.
-
-    The two pipelines share one trained ``VAETransformer``: it is fitted once, and
-    its fit (and transform) time is counted in both rows, as if each pipeline had
-    been fitted on its own. ``n_components``, ``max_iter`` and ``beta`` set the
-    ``VAETransformer``'s; None keeps its defaults.
-
-    Returns
-    -------
-    rows : list of dict
-        ``model``, ``accuracy``, ``fit_s``, ``predict_s`` and the fitted ``estimator``.
-
-    Examples
-    --------
-    >>> from skvae.cli import load_dataset, run_comparison
-    >>> Xtr, Xte, ytr, yte, _, _ = load_dataset("digits", n_train=300)
-    >>> rows = run_comparison(Xtr, ytr, Xte, yte, n_components=4, max_iter=2)
-    >>> [row["model"] for row in rows][0]
-    'SVC(rbf, C=10) on pixels'
-    """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import Pipeline
-    from sklearn.svm import SVC
-
-    from ._transformer import VAETransformer
-
-    log = log or (lambda msg: None)
-    rows = []
-    log("fitting SVC(rbf, C=10) on pixels ...")
-    svc, fit_s = _timed(SVC(C=10).fit, X_train, y_train)
-    y_pred, predict_s = _timed(svc.predict, X_test)
-    rows.append({"model": "SVC(rbf, C=10) on pixels", "estimator": svc,
-                 "accuracy": float(np.mean(y_pred == y_test)), "fit_s": fit_s,
-                 "predict_s": predict_s})
-
-    vae = VAETransformer(**_given(n_components=n_components, max_iter=max_iter, beta=beta),
-                         device=device, random_state=random_state)
-    log(f"fitting VAETransformer(n_components={vae.n_components}) ...")
-    _, vae_fit_s = _timed(vae.fit, X_train)
-    Z_train, train_transform_s = _timed(vae.transform, X_train)
-    Z_test, test_transform_s = _timed(vae.transform, X_test)
-    heads = {"SVC(C=10)": SVC(C=10), "LogisticRegression": LogisticRegression(max_iter=2000)}
-    for head_name, head in heads.items():
-        log(f"fitting {head_name} on the latent code ...")
-        _, head_fit_s = _timed(head.fit, Z_train, y_train)
-        y_pred, head_predict_s = _timed(head.predict, Z_test)
-        rows.append({
-            "model": f"VAETransformer({vae.n_components_}) -> {head_name}",
-            "estimator": Pipeline([("vae", vae), ("head", head)]),
-            "accuracy": float(np.mean(y_pred == y_test)),
-            "fit_s": vae_fit_s + train_transform_s + head_fit_s,
-            "predict_s": test_transform_s + head_predict_s,
-        })
-    return rows
-
-
-def hide_labels(y, n_labels, random_state=0):
-    """Keep ``n_labels`` labels of ``y`` (a stratified draw) and mark the rest unlabelled.
-
-    Parameters
-    ----------
-    y : array-like of shape (n_samples,)
-        Integer class labels, all known.
-    n_labels : int
-        How many labels to keep, from 1 to ``n_samples``. They are drawn without
-        replacement and stratified: each class keeps about its share of ``n_labels``.
-    random_state : int, RandomState instance or None, default=0
-        Seeds the draw.
-
-    Returns
-    -------
-    y_semi : ndarray of shape (n_samples,)
-        A copy of ``y`` in which every row but the ``n_labels`` kept is ``-1``, the
-        scikit-learn (and skvae) marker of an unlabelled row.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skvae.cli import hide_labels
-    >>> y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
-    >>> y_semi = hide_labels(y, 4, random_state=0)
-    >>> int((y_semi == -1).sum()), sorted(y_semi[y_semi != -1].tolist())
-    (4, [0, 0, 1, 1])
-    """
-    y = np.asarray(y)
-    if not 1 <= n_labels <= len(y):
-        raise ValueError(f"n_labels must be between 1 and {len(y)}, got {n_labels}.")
-    keep = _stratified_indices(y, n_labels, random_state)
-    y_semi = np.full(y.shape, -1, dtype=np.result_type(y.dtype, np.int8))
-    y_semi[keep] = y[keep]
-    return y_semi
-
-
-def run_semisupervised(X_train, y_train, X_test, y_test, n_labels, *, n_components=None,
-                       max_iter=None, beta=None, device="auto", random_state=0, log=None):
-    """Compare semi-supervised learners when only some training labels are known.
-
-    For each count in ``n_labels`` the labels of all but that many training rows are
-    hidden (:func:`hide_labels`, stratified, seeded by ``random_state``), and five models
-    are fitted and scored on the test set:
-
-    - ``SVC(C=10)`` on the labelled rows only (the supervised baseline);
-    - ``LabelSpreading()`` with scikit-learn's defaults, on all rows;
-    - ``SelfTrainingClassifier(SVC(C=10, probability=True))``, on all rows;
-    - ``VAETransformer -> SVC(C=10)``: the VAE learns from every training row (it needs
-      no labels), the SVC from the labelled rows' codes;
-    - ``VAEClassifier`` with its defaults, on all rows (labelled and unlabelled).
-
-    The models run with their defaults, as a user would first try them. Note that
-    ``LabelSpreading``'s default RBF kernel (``gamma=20``) suits short distances such as
-    those of the 64 digits pixels; on the 784 pixels of Fashion-MNIST every affinity
-    underflows to 0 and it predicts at chance level (scikit-learn warns of a division by
-    zero).
-
-    The ``VAETransformer`` does not depend on the labels, so it is fitted once; its fit
-    and transform times are counted in the row of every count, as if it had been fitted
-    for each.
-
-    Parameters
-    ----------
-    X_train : ndarray of shape (n_samples, n_features)
-        Training inputs, in [0, 1] for the default Bernoulli likelihood.
-    y_train : ndarray of shape (n_samples,)
-        All training labels (some are hidden here).
-    X_test : ndarray of shape (n_test, n_features)
-        Test inputs.
-    y_test : ndarray of shape (n_test,)
-        Test labels.
-    n_labels : int or sequence of int
-        How many training labels to keep; one comparison per count.
-    n_components : int, default=None
-        Latent size of both VAEs; None keeps each estimator's default.
-    max_iter : int, default=None
-        Training epochs of both VAEs; None keeps each estimator's default (``'auto'``).
-    beta : float, default=None
-        KL weight of both VAEs; None keeps each estimator's default.
-    device : str, default='auto'
-        Device of both VAEs: ``'auto'``, ``'cpu'``, ``'cuda'`` or ``'cuda:N'``.
-    random_state : int, default=0
-        Seeds the label draw, the VAEs and the SVC's probability calibration.
-    log : callable, default=None
-        Called with a progress message before each fit.
-
-    Returns
-    -------
-    rows : list of dict
-        One per model and count, counts in the given order: ``n_labels``, ``model``,
-        ``accuracy`` (on the test set), ``fit_s``, ``predict_s`` and the fitted
-        ``estimator``.
-
-    See Also
-    --------
-    run_comparison : The same kind of table with every training label known.
-
-    Examples
-    --------
-    >>> from skvae.cli import load_dataset, run_semisupervised
-    >>> Xtr, Xte, ytr, yte, _, _ = load_dataset("digits", n_train=200)
-    >>> rows = run_semisupervised(Xtr, ytr, Xte, yte, [30, 60], n_components=4,
-    ...                           max_iter=2, device="cpu")
-    >>> len(rows), rows[0]["n_labels"], rows[0]["model"]
-    (10, 30, 'SVC(rbf, C=10) on labelled pixels')
-    >>> all(0.0 <= row["accuracy"] <= 1.0 for row in rows)
-    True
-    """
-    from sklearn.pipeline import Pipeline
-    from sklearn.semi_supervised import LabelSpreading, SelfTrainingClassifier
-    from sklearn.svm import SVC
-
-    from ._classifier import VAEClassifier
-    from ._transformer import VAETransformer
-
-    log = log or (lambda msg: None)
-    counts = [int(n_labels)] if np.ndim(n_labels) == 0 else [int(n) for n in n_labels]
-    shared = {"device": device, "random_state": random_state,
-              **_given(n_components=n_components, max_iter=max_iter, beta=beta)}
-
-    log(f"fitting VAETransformer on all {len(X_train)} training rows (no labels) ...")
-    vae = VAETransformer(**shared)
-    _, vae_fit_s = _timed(vae.fit, X_train)
-    Z_train, train_transform_s = _timed(vae.transform, X_train)
-    Z_test, test_transform_s = _timed(vae.transform, X_test)
-
-    def accuracy(y_pred):
-        return float(np.mean(y_pred == y_test))
-
-    rows = []
-    for n in counts:
-        y_semi = hide_labels(y_train, n, random_state=random_state)
-        labelled = y_semi != -1
-        log(f"{n} labels ({100 * n / len(y_semi):.1f} % of {len(y_semi)} training rows):")
-
-        def add(model, estimator, fit_s, y_pred, predict_s, n=n):
-            rows.append({"n_labels": n, "model": model, "estimator": estimator,
-                         "accuracy": accuracy(y_pred), "fit_s": fit_s,
-                         "predict_s": predict_s})
-
-        models = [
-            ("SVC(rbf, C=10) on labelled pixels", SVC(C=10), True),
-            ("LabelSpreading()", LabelSpreading(), False),
-            ("SelfTraining(SVC(C=10))",
-             SelfTrainingClassifier(SVC(C=10, probability=True, random_state=random_state)),
-             False),
-        ]
-        for name, model, labelled_only in models:
-            log(f"  fitting {name} ...")
-            with warnings.catch_warnings():
-                # scikit-learn 1.9 deprecates SVC(probability=True); self-training with it
-                # beats CalibratedClassifierCV(SVC(), ensemble=False) on few labels, so
-                # keep it while it is there.
-                warnings.filterwarnings("ignore", message="The `probability` parameter",
-                                        category=FutureWarning)
-                if labelled_only:
-                    _, fit_s = _timed(model.fit, X_train[labelled], y_semi[labelled])
-                else:
-                    _, fit_s = _timed(model.fit, X_train, y_semi)
-                y_pred, predict_s = _timed(model.predict, X_test)
-            add(name, model, fit_s, y_pred, predict_s)
-
-        log(f"  fitting SVC(C=10) on the VAETransformer({vae.n_components}) code ...")
-        head = SVC(C=10)
-        _, head_fit_s = _timed(head.fit, Z_train[labelled], y_semi[labelled])
-        y_pred, head_predict_s = _timed(head.predict, Z_test)
-        add(f"VAETransformer({vae.n_components}) -> SVC(C=10)",
-            Pipeline([("vae", vae), ("head", head)]),
-            vae_fit_s + train_transform_s + head_fit_s, y_pred,
-            test_transform_s + head_predict_s)
-
-        clf = VAEClassifier(**shared)
-        log(f"  fitting VAEClassifier({clf.n_components}) ...")
-        _, fit_s = _timed(clf.fit, X_train, y_semi)
-        y_pred, predict_s = _timed(clf.predict, X_test)
-        add(f"VAEClassifier({clf.n_components})", clf, fit_s, y_pred, predict_s)
-    return rows
-
-
 def format_table(rows):
     """Render comparison rows as a Markdown table.
 
-    Rows from :func:`run_semisupervised` (with an ``n_labels`` key) get a ``labels``
-    column first.
+    Parameters
+    ----------
+    rows : list of dict
+        Rows of :func:`run_comparison` or :func:`run_semisupervised`: ``model``,
+        ``accuracy``, ``fit_s``, ``predict_s`` and, for the latter, ``n_labels``.
+
+    Returns
+    -------
+    table : str
+        A Markdown table, one line per row. Rows with an ``n_labels`` key get a
+        ``labels`` column first.
+
+    Examples
+    --------
+    >>> from skvae.cli import format_table
+    >>> print(format_table([{"model": "SVC", "accuracy": 0.95, "fit_s": 1.5,
+    ...                      "predict_s": 0.25}]))
+    | model | test accuracy | fit s | predict s |
+    |---|---:|---:|---:|
+    | SVC | 0.9500 | 1.50 | 0.25 |
     """
     with_labels = any("n_labels" in row for row in rows)
     head = "| model | test accuracy | fit s | predict s |"
@@ -410,15 +148,15 @@ def _check_plot_path(path, *, labels):
 def _plot(path, fmt, rows, X_train, X_test, y_test, image_shape, names, args):
     import matplotlib.pyplot as plt
 
-    from ._transformer import VAETransformer
     from .plotting import plot_latent, plot_reconstructions
 
     fig, (ax_map, ax_rec) = plt.subplots(
         1, 2, figsize=(13, 5.5), gridspec_kw={"width_ratios": [1, 1.4]}
     )
     # A separate 2-D VAE, so the map shows a true latent plane rather than a projection.
-    vae2 = VAETransformer(n_components=2, **_given(max_iter=args.max_iter, beta=args.beta),
-                          device=args.device, random_state=args.random_state).fit(X_train)
+    vae2 = latent_map_vae(X_train, max_iter=args.max_iter, beta=args.beta,
+                          architecture=args.architecture, image_shape=image_shape,
+                          device=args.device, random_state=args.random_state)
     n_show = min(len(X_test), 2000)
     plot_latent(vae2.transform(X_test[:n_show]), y_test[:n_show], ax=ax_map,
                 target_names=names, title=f"2-D VAE latent map ({args.dataset}, test set)")
@@ -528,6 +266,7 @@ def _parser():
         prog="skvae",
         description="Variational autoencoders as scikit-learn estimators.",
     )
+    parser.add_argument("--version", action="version", version=f"skvae {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     cmp = sub.add_parser(
         "compare",
@@ -549,6 +288,8 @@ def _parser():
             "  skvae compare --labels 50 100 250             # semi-supervised, digits\n"
             "  skvae compare --labels 50 100 250 --plot labels.png  # accuracy against N\n"
             "  skvae compare --dataset fashion-mnist --n-train 10000\n"
+            "  skvae compare --dataset fashion-mnist --n-train 60000 --architecture conv\n"
+            "      # the README's conv VAE -> SVC result (hours on CPU; add --device cuda)\n"
             "Fashion-MNIST is read from local IDX files: apt-get install "
             "dataset-fashion-mnist,\nor set SKVAE_DATA to a folder holding the four .gz files."
         ),
@@ -573,6 +314,10 @@ def _parser():
     cmp.add_argument("--beta", type=_non_negative_float, default=None,
                      help="KL weight (default: the estimators' defaults: 0.1 for "
                           "VAETransformer, 1.0 for VAEClassifier)")
+    cmp.add_argument("--architecture", choices=ARCHITECTURES, default=None,
+                     help="network of both VAEs: mlp (fully connected) or conv "
+                          "(convolutional, reads each row as an image of the dataset's "
+                          "shape); default: the estimators' default, mlp")
     cmp.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
     cmp.add_argument("--random-state", type=_int_in(0, _MAX_SEED), default=0, metavar="SEED",
                      help=f"seed, 0 to {_MAX_SEED} (default 0)")
@@ -593,6 +338,7 @@ def _one_line(exc):
 
 
 def _compare(args, log):
+    log(f"skvae compare: loading {args.dataset} ...")
     from ._base import resolve_device
 
     resolve_device(args.device)  # an unknown or absent device fails before any training
@@ -614,8 +360,8 @@ def _compare(args, log):
     if counts is not None:
         rows = run_semisupervised(
             X_train, y_train, X_test, y_test, counts, n_components=args.n_components,
-            max_iter=args.max_iter, beta=args.beta, device=args.device,
-            random_state=args.random_state, log=log,
+            max_iter=args.max_iter, beta=args.beta, architecture=args.architecture,
+            image_shape=shape, device=args.device, random_state=args.random_state, log=log,
         )
         print(format_table(rows))
         if len(counts) > 1:
@@ -628,8 +374,8 @@ def _compare(args, log):
 
     rows = run_comparison(
         X_train, y_train, X_test, y_test, n_components=args.n_components,
-        max_iter=args.max_iter, beta=args.beta, device=args.device,
-        random_state=args.random_state, log=log,
+        max_iter=args.max_iter, beta=args.beta, architecture=args.architecture,
+        image_shape=shape, device=args.device, random_state=args.random_state, log=log,
     )
     print(format_table(rows))
     if plot:
@@ -638,15 +384,69 @@ def _compare(args, log):
     return 0
 
 
+def _exit_at_once_on_interrupt():
+    """Make Ctrl-C (SIGINT) end this process at once: one line on stderr, status 130.
+
+    A ``KeyboardInterrupt`` cannot do it: skorch ends its training loop on one and the
+    estimators then return the model trained so far (the command would go on to the next
+    fit), and while the main thread runs C code (libsvm, torch kernels, a large import)
+    Python does not run its handler at all. So SIGINT is blocked in the calling (main)
+    thread and in every thread started after it (they inherit the mask: torch's and
+    OpenMP's workers), and one watcher thread waits for it with :func:`signal.sigwait`:
+    it wakes as soon as the signal comes, writes the line and ends the process with
+    :func:`os._exit`. Only where ``sigwait`` is missing (Windows) does a plain handler do
+    the same from the main thread, between two Python instructions.
+    """
+    def stop(*_):
+        os.write(2, f"{_INTERRUPTED}\n".encode())
+        os._exit(130)
+
+    if not (hasattr(signal, "pthread_sigmask") and hasattr(signal, "sigwait")):
+        signal.signal(signal.SIGINT, stop)
+        return
+
+    def watch():
+        signal.sigwait({signal.SIGINT})
+        stop()
+
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    threading.Thread(target=watch, name="skvae-interrupt", daemon=True).start()
+
+
 def main(argv=None):
     """Entry point of the ``skvae`` command; returns the exit status.
 
-    0 on success (and for ``--help``); 2 on any error, reported as one
+    0 on success (and for ``--help`` and ``--version``); 2 on any error, reported as one
     ``skvae: error: ...`` line on stderr with no traceback; 130 when interrupted.
+
+    Run as the command (``argv=None``, in the main thread), Ctrl-C stops it at any moment,
+    start-up included: one ``skvae: interrupted`` line on stderr and exit status 130 at
+    once, whatever it was doing (see ``_exit_at_once_on_interrupt``). Called from Python
+    with an ``argv`` list it installs no signal handling; a ``KeyboardInterrupt`` that
+    reaches it returns 130.
+
+    Parameters
+    ----------
+    argv : list of str, default=None
+        The arguments after ``skvae``; None reads ``sys.argv[1:]``.
+
+    Returns
+    -------
+    status : int
+        The exit status.
+
+    Examples
+    --------
+    >>> from skvae.cli import main
+    >>> main(["--version"])  # doctest: +ELLIPSIS
+    skvae ...
+    0
     """
+    if argv is None and threading.current_thread() is threading.main_thread():
+        _exit_at_once_on_interrupt()
     try:
         args = _parser().parse_args(argv)
-    except SystemExit as exc:  # --help, or an argument error already reported
+    except SystemExit as exc:  # --help, --version, or an argument error already reported
         return exc.code
 
     def log(msg):
@@ -655,7 +455,7 @@ def main(argv=None):
     try:
         return _compare(args, log)
     except KeyboardInterrupt:
-        print("skvae: interrupted", file=sys.stderr)
+        print(_INTERRUPTED, file=sys.stderr)
         return 130
     except (CommandError, ValueError, OSError, FloatingPointError, MemoryError) as exc:
         print(f"skvae: error: {_one_line(exc)}", file=sys.stderr)

@@ -144,8 +144,9 @@ def load_idx(path):
         If ``path`` is not a regular file (a directory, a device such as ``/dev/zero``, a
         FIFO or a socket), or if the file is not a valid IDX file: bad gzip data, a name
         ending in ``.gz`` on a file that is not gzipped, a short header, a bad magic number,
-        an unknown type code, or a payload shorter (truncated) or longer (trailing bytes)
-        than the header says. The message names the file.
+        an unknown type code, a zero-length dimension (a file of no values), or a payload
+        shorter (truncated) or longer (trailing bytes) than the header says. The message
+        names the file.
 
     Examples
     --------
@@ -257,6 +258,11 @@ def _read_idx(stream, path, size, compressed):
             f"the file has {4 + len(dims)}."
         )
     shape = tuple(int(s) for s in np.frombuffer(dims, dtype=">u4"))
+    if 0 in shape:
+        raise ValueError(
+            f"{path}: the IDX header declares a zero-length dimension (shape {shape}), so "
+            "the file holds no values; it is empty or corrupt: get a complete copy."
+        )
     dtype = _IDX_DTYPES[code]
     count = math.prod(shape)
     expected = count * dtype.itemsize
@@ -312,16 +318,25 @@ def _missing_files(directory, subset):
     ]
 
 
-def _load_pair(directory, prefix):
+def _load_pair(directory, prefix, expected=None):
+    """Images, labels and file names of one prefix; ``expected`` = (name, (h, w), classes)."""
     images_path = _find_file(directory, _IMAGES.format(prefix))
     labels_path = _find_file(directory, _LABELS.format(prefix))
     images = load_idx(images_path)
-    labels = load_idx(labels_path)
     if images.ndim != 3 or images.dtype != np.uint8:
         raise ValueError(
             f"{images_path}: expected a 3-d uint8 array of images (n, height, width), got "
             f"shape {images.shape} of {images.dtype}."
         )
+    if expected is not None and images.shape[1:] != expected[1]:
+        name, (height, width), _ = expected
+        raise ValueError(
+            f"{images_path} holds {images.shape[1]}x{images.shape[2]} images, but {name} "
+            f"images are {height}x{width}: {directory} is not {name}. Point data_home (or "
+            f"{_ENV_VAR}) at a folder holding the {name} files, or read other IDX data "
+            "with skvae.datasets.load_idx_dir."
+        )
+    labels = load_idx(labels_path)
     if labels.ndim != 1 or labels.dtype.kind not in "iu":
         raise ValueError(
             f"{labels_path}: expected a 1-d integer array of labels, got shape "
@@ -332,10 +347,18 @@ def _load_pair(directory, prefix):
             f"{images_path} holds {len(images)} images but {labels_path} holds "
             f"{len(labels)} labels; the counts must match."
         )
+    if expected is not None and len(labels):
+        name, _, n_classes = expected
+        low, high = int(labels.min()), int(labels.max())
+        if low < 0 or high >= n_classes:
+            raise ValueError(
+                f"{labels_path} holds labels from {low} to {high}, but {name} has "
+                f"{n_classes} classes, 0 to {n_classes - 1}: {directory} is not {name}."
+            )
     return images, labels, [str(images_path), str(labels_path)]
 
 
-def _load_dir(directory, subset, return_X_y, target_names, descr):
+def _load_dir(directory, subset, return_X_y, target_names, descr, expected=None):
     _check_subset(subset)
     directory = Path(directory).expanduser()
     if not directory.is_dir():
@@ -347,7 +370,7 @@ def _load_dir(directory, subset, return_X_y, target_names, descr):
             + ", ".join(f"{name}[.gz]" for name in missing)
             + "."
         )
-    parts = [_load_pair(directory, prefix) for prefix in _PREFIXES[subset]]
+    parts = [_load_pair(directory, prefix, expected) for prefix in _PREFIXES[subset]]
     if len({p[0].shape[1:] for p in parts}) > 1:
         shapes = " and ".join(f"{p[0].shape[1:]} in {p[2][0]}" for p in parts)
         raise ValueError(f"The train and test images differ in size: {shapes}.")
@@ -596,7 +619,9 @@ def fetch_fashion_mnist(
         If ``download_if_missing`` is True and the download fails; the message says why and
         how to get the files by hand.
     ValueError
-        If ``subset`` is not valid or a file is corrupt (see :func:`load_idx_dir`).
+        If ``subset`` is not valid, a file is corrupt (see :func:`load_idx_dir`), or the
+        files are not Fashion-MNIST: images other than 28x28, or labels outside 0..9 (the
+        message names the file).
 
     See Also
     --------
@@ -638,5 +663,6 @@ def fetch_fashion_mnist(
         _download_fashion_mnist(download_dir)
         directory = download_dir
     return _load_dir(
-        directory, subset, return_X_y, _FASHION_MNIST_CLASSES, descr=_FASHION_MNIST_DESCR
+        directory, subset, return_X_y, _FASHION_MNIST_CLASSES, descr=_FASHION_MNIST_DESCR,
+        expected=("Fashion-MNIST", (28, 28), len(_FASHION_MNIST_CLASSES)),
     )

@@ -1,6 +1,9 @@
 import gzip
+import os
+import signal
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -57,6 +60,10 @@ def test_load_dataset_more_rows_than_available():
 def assert_one_error_line(capsys, *words):
     captured = capsys.readouterr()
     lines = captured.err.splitlines()
+    # at most the progress line that `compare` prints before its (slow) imports
+    assert [line for line in lines[:-1] if not line.startswith("skvae compare: loading ")] \
+        == [], captured.err
+    lines = lines[-1:]
     assert len(lines) == 1, captured.err
     assert lines[0].startswith("skvae: error: ")
     assert "Traceback" not in captured.err
@@ -81,6 +88,7 @@ def assert_one_error_line(capsys, *words):
         (["compare", "--beta", "nan"], ["--beta"]),
         (["compare", "--beta", "-1"], ["--beta"]),
         (["compare", "--device", "tpu"], ["device"]),
+        (["compare", "--architecture", "rnn"], ["--architecture", "rnn", "conv"]),
         (["compare", "--labels"], ["--labels"]),
         (["compare", "--labels", "0"], ["--labels", "0"]),
         (["compare", "--labels", "-5"], ["--labels"]),
@@ -139,6 +147,22 @@ def test_corrupt_data_file_one_error_line(tmp_path, monkeypatch, capsys, no_trai
     monkeypatch.setenv("SKVAE_DATA", str(tmp_path))
     assert cli.main(["compare", "--dataset", "fashion-mnist", "--n-train", "20"]) == 2
     assert_one_error_line(capsys, str(bad), "gzip")
+
+
+def test_fashion_mnist_folder_of_8x8_images_refused_before_training(tmp_path, monkeypatch,
+                                                                     capsys, no_training):
+    # used to train and report a "Fashion-MNIST" comparison made on 8x8 images
+    def idx(array):
+        header = bytes([0, 0, 0x08, array.ndim]) + np.array(array.shape, ">u4").tobytes()
+        return gzip.compress(header + array.astype(np.uint8).tobytes())
+
+    for prefix in ("train", "t10k"):
+        (tmp_path / f"{prefix}-images-idx3-ubyte.gz").write_bytes(idx(np.zeros((30, 8, 8))))
+        (tmp_path / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(idx(np.arange(30) % 10))
+    monkeypatch.setenv("SKVAE_DATA", str(tmp_path))
+    assert cli.main(["compare", "--dataset", "fashion-mnist", "--n-train", "20"]) == 2
+    assert_one_error_line(capsys, "holds 8x8 images, but Fashion-MNIST images are 28x28",
+                          str(tmp_path / "train-images-idx3-ubyte.gz"))
 
 
 @pytest.mark.parametrize(
@@ -241,3 +265,155 @@ def test_compare_labels_prints_tables_and_plots(tmp_path, capsys):
     assert plot.read_text().lstrip().startswith("<?xml")
     assert f"figure saved to {plot}\n" in captured.err
     assert [p.name for p in tmp_path.iterdir()] == ["labels.svg"]
+
+
+# ------------------------------------------------------ start-up, version, architecture
+
+
+def run_python(code):
+    """Run ``code`` in a fresh interpreter (this checkout first on the path); its stdout."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=True)
+    return done.stdout
+
+
+def test_import_skvae_does_not_import_torch():
+    out = run_python("import sys, skvae\n"
+                     "print('torch' in sys.modules, sorted(skvae.__all__))\n"
+                     "print(skvae.VAEClassifier.__name__, 'torch' in sys.modules)")
+    assert out.splitlines() == ["False ['VAEClassifier', 'VAETransformer', '__version__']",
+                                "VAEClassifier True"]
+
+
+def test_help_does_not_import_torch():
+    # exactly what `python -m skvae --help` runs
+    out = run_python("import runpy, sys\n"
+                     "sys.argv = ['skvae', '--help']\n"
+                     "try:\n"
+                     "    runpy.run_module('skvae', run_name='__main__')\n"
+                     "except SystemExit as exc:\n"
+                     "    print('exit', exc.code)\n"
+                     "print('torch' in sys.modules, 'sklearn' in sys.modules)")
+    assert "usage: skvae" in out
+    assert out.splitlines()[-2:] == ["exit 0", "False False"]
+
+
+def test_dir_lists_the_lazy_names():
+    import skvae
+
+    assert {"VAEClassifier", "VAETransformer", "__version__", "datasets"} <= set(dir(skvae))
+    with pytest.raises(AttributeError, match="has no attribute 'VAE'"):
+        skvae.VAE  # noqa: B018
+
+
+def test_version():
+    from skvae import __version__
+
+    done = subprocess.run([sys.executable, "-m", "skvae", "--version"], capture_output=True,
+                          text=True, timeout=120)
+    assert (done.returncode, done.stdout, done.stderr) == (0, f"skvae {__version__}\n", "")
+
+
+def test_compare_architecture_conv(capsys, monkeypatch):
+    from skvae import _experiment
+
+    seen = []
+    fit = _experiment.run_comparison
+
+    def spy(*args, **kwargs):
+        rows = fit(*args, **kwargs)
+        seen.append(rows[1]["estimator"][0])
+        return rows
+
+    monkeypatch.setattr(cli, "run_comparison", spy)
+    status = cli.main(["compare", "--n-train", "100", "--max-iter", "1", "--n-components",
+                       "2", "--architecture", "conv", "--device", "cpu"])
+    assert status == 0
+    captured = capsys.readouterr()
+    assert "| VAETransformer(2) -> SVC(C=10) |" in captured.out
+    assert "architecture='conv'" in captured.err
+    assert seen[0].architecture == "conv" and seen[0].image_shape == (1, 8, 8)
+
+
+def test_semisupervised_architecture_conv():
+    X_train, X_test, y_train, y_test, shape, _ = cli.load_dataset("digits", n_train=60)
+    rows = cli.run_semisupervised(X_train, y_train, X_test, y_test, 20, n_components=2,
+                                  max_iter=1, architecture="conv", image_shape=shape,
+                                  device="cpu")
+    assert rows[3]["estimator"][0].architecture == "conv"
+    assert rows[4]["estimator"].architecture == "conv"
+
+
+# ------------------------------------------------------------------------------ Ctrl-C
+
+
+def interrupt(marker, *argv):
+    """Start ``argv``, send SIGINT once ``marker`` is on its stderr; (status, stderr)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, env=env)
+    watchdog = threading.Timer(120, proc.kill)  # a hang fails the test, never blocks it
+    watchdog.start()
+    try:
+        err = []
+        for line in proc.stderr:
+            err.append(line)
+            if marker in line:
+                proc.send_signal(signal.SIGINT)
+                break
+        err.extend(proc.stderr)
+        return proc.wait(), "".join(err)
+    finally:
+        watchdog.cancel()
+        proc.kill()
+        proc.stderr.close()
+
+
+def interrupt_compare(marker, *args):
+    """``interrupt`` on ``skvae compare --device cpu *args``."""
+    return interrupt(marker, sys.executable, "-m", "skvae", "compare", "--device", "cpu",
+                     *args)
+
+
+def assert_stopped_by_interrupt(status, err):
+    assert status in (130, -signal.SIGINT), err
+    assert "Traceback" not in err
+    assert err.splitlines()[-1] == "skvae: interrupted", err
+    assert err.count("skvae: interrupted") == 1
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT cannot be sent on Windows")
+def test_ctrl_c_during_training_stops_with_one_line():
+    # before: skorch ended the epoch loop on KeyboardInterrupt, the estimator returned its
+    # model, and the command went on to print its table and exit 0
+    status, err = interrupt_compare("fitting VAETransformer", "--n-train", "300",
+                                    "--max-iter", "100000")
+    assert_stopped_by_interrupt(status, err)
+    assert "fitting VAETransformer" in err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT cannot be sent on Windows")
+def test_ctrl_c_during_start_up_stops_with_one_line():
+    # the marker comes before torch, scikit-learn and the data are imported
+    status, err = interrupt_compare("skvae compare: loading", "--labels", "50", "100")
+    assert_stopped_by_interrupt(status, err)
+    assert err.splitlines()[0] == "skvae compare: loading digits ..."
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT cannot be sent on Windows")
+def test_ctrl_c_stops_code_that_swallows_keyboard_interrupt():
+    # What skorch does once an epoch has ended (it ends the loop, the estimator returns its
+    # model): no KeyboardInterrupt may keep the command going, nor C code that does not
+    # return to Python (here a long sleep).
+    code = ("import sys, time\n"
+            "from skvae import cli\n"
+            "cli._exit_at_once_on_interrupt()\n"
+            "print('ready', file=sys.stderr, flush=True)\n"
+            "for _ in range(100):\n"
+            "    try:\n"
+            "        time.sleep(1000)\n"
+            "    except KeyboardInterrupt:\n"
+            "        pass\n")
+    status, err = interrupt("ready", sys.executable, "-c", code)
+    assert_stopped_by_interrupt(status, err)
+    assert err.splitlines() == ["ready", "skvae: interrupted"]

@@ -298,23 +298,23 @@ def test_fetch_data_home(no_env, tmp_path):
 
 
 def test_fetch_data_home_subfolder(no_env, tmp_path):
-    write_mnist_dir(tmp_path / "root" / "fashion-mnist")
-    assert fetch_fashion_mnist("test", data_home=tmp_path / "root").data.shape == (4, 12)
+    write_mnist_dir(tmp_path / "root" / "fashion-mnist", h=28, w=28)
+    assert fetch_fashion_mnist("test", data_home=tmp_path / "root").data.shape == (4, 784)
 
 
 @pytest.mark.parametrize("subfolder", [False, True])
 def test_fetch_env_var(no_env, tmp_path, monkeypatch, subfolder):
     root = tmp_path / "env"
-    write_mnist_dir(root / "fashion-mnist" if subfolder else root)
+    write_mnist_dir(root / "fashion-mnist" if subfolder else root, h=28, w=28)
     monkeypatch.setenv("SKVAE_DATA", str(root))
     bunch = fetch_fashion_mnist("test")
-    assert bunch.data.shape == (4, 12)
+    assert bunch.data.shape == (4, 784)
     assert all(name.startswith(str(root)) for name in bunch.filenames)
 
 
 def test_fetch_data_home_wins_over_env(no_env, tmp_path, monkeypatch):
-    write_mnist_dir(tmp_path / "env", n_test=3)
-    write_mnist_dir(tmp_path / "home_dir", n_test=5)
+    write_mnist_dir(tmp_path / "env", n_test=3, h=28, w=28)
+    write_mnist_dir(tmp_path / "home_dir", n_test=5, h=28, w=28)
     monkeypatch.setenv("SKVAE_DATA", str(tmp_path / "env"))
     assert fetch_fashion_mnist("test", data_home=tmp_path / "home_dir").data.shape[0] == 5
 
@@ -342,9 +342,9 @@ def test_fetch_missing_env_does_not_fall_back(no_env, tmp_path, monkeypatch):
 
 
 def test_fetch_partial_files_is_missing(no_env, tmp_path):
-    write_mnist_dir(tmp_path / "part")
+    write_mnist_dir(tmp_path / "part", h=28, w=28)
     (tmp_path / "part" / "train-labels-idx1-ubyte.gz").unlink()
-    assert fetch_fashion_mnist("test", data_home=tmp_path / "part").data.shape == (4, 12)
+    assert fetch_fashion_mnist("test", data_home=tmp_path / "part").data.shape == (4, 784)
     with pytest.raises(FileNotFoundError, match="not found"):
         fetch_fashion_mnist("train", data_home=tmp_path / "part")
 
@@ -357,15 +357,15 @@ def test_fetch_default_search(no_env, tmp_path, monkeypatch):
     message = str(excinfo.value)
     assert str(tmp_path / "system") in message
     assert str(tmp_path / "home" / "skvae_data" / "fashion-mnist") in message
-    write_mnist_dir(tmp_path / "home" / "skvae_data" / "fashion-mnist")
-    assert fetch_fashion_mnist("test").data.shape == (4, 12)
-    write_mnist_dir(tmp_path / "system", n_test=7)
-    assert fetch_fashion_mnist("test").data.shape == (7, 12)  # system dir comes first
+    write_mnist_dir(tmp_path / "home" / "skvae_data" / "fashion-mnist", h=28, w=28)
+    assert fetch_fashion_mnist("test").data.shape == (4, 784)
+    write_mnist_dir(tmp_path / "system", n_test=7, h=28, w=28)
+    assert fetch_fashion_mnist("test").data.shape == (7, 784)  # system dir comes first
 
 
 @pytest.mark.parametrize("subset", ["validation", "Test", 1])
 def test_fetch_bad_subset(no_env, tmp_path, subset):
-    write_mnist_dir(tmp_path / "fm")
+    write_mnist_dir(tmp_path / "fm", h=28, w=28)
     with pytest.raises(ValueError, match="subset must be one of 'train', 'test', 'all'"):
         fetch_fashion_mnist(subset, data_home=tmp_path / "fm")
 
@@ -420,7 +420,8 @@ def _fake_server(monkeypatch, files):
 def _synthetic_gz_files():
     files = {}
     for prefix, n in (("train", 6), ("t10k", 4)):
-        files[f"{prefix}-images-idx3-ubyte.gz"] = gzip.compress(idx_bytes(make_images(n)))
+        images = make_images(n, 28, 28)  # Fashion-MNIST's size: other sizes are refused
+        files[f"{prefix}-images-idx3-ubyte.gz"] = gzip.compress(idx_bytes(images))
         labels = np.arange(n, dtype=np.uint8)
         files[f"{prefix}-labels-idx1-ubyte.gz"] = gzip.compress(idx_bytes(labels))
     return files
@@ -430,7 +431,7 @@ def test_fetch_download_success(no_env, tmp_path, monkeypatch):
     served = _fake_server(monkeypatch, _synthetic_gz_files())
     target = tmp_path / "dl"
     bunch = fetch_fashion_mnist("all", data_home=target, download_if_missing=True)
-    assert bunch.data.shape == (10, 12)
+    assert bunch.data.shape == (10, 784)
     assert sorted(p.name for p in target.iterdir()) == sorted(datasets._FASHION_MNIST_MD5)
     assert len(served) == 4
     # second call finds the files: no more downloads
@@ -446,7 +447,7 @@ def test_fetch_download_default_dir(no_env, tmp_path, monkeypatch):
         tmp_path / "home" / "skvae_data" / "fashion-mnist" / "t10k-images-idx3-ubyte.gz"
     ).is_file()
     monkeypatch.setattr(urllib.request, "urlopen", None)  # found now without downloading
-    assert fetch_fashion_mnist("test").data.shape == (4, 12)
+    assert fetch_fashion_mnist("test").data.shape == (4, 784)
 
 
 def test_fetch_download_bad_checksum(no_env, tmp_path, monkeypatch):
@@ -555,3 +556,36 @@ def test_load_idx_refuses_fifo_without_blocking(tmp_path):
     os.mkfifo(fifo)  # nobody writes to it: a blocking open would hang
     with pytest.raises(ValueError, match="not a regular file.*FIFO"):
         load_idx(fifo)
+
+
+# ------------------------------------------------------- empty files, wrong data sets
+
+
+@pytest.mark.parametrize("shape", [(0,), (0, 28, 28), (3, 0, 28)])
+@pytest.mark.parametrize("gz", [False, True])
+def test_load_idx_zero_length_dimension_names_the_file(tmp_path, shape, gz):
+    # used to fail with "TypeError: memoryview: cannot cast view with zeros in shape"
+    path = write_idx(tmp_path / ("empty-idx3-ubyte" + (".gz" if gz else "")),
+                     np.zeros(shape, dtype=np.uint8))
+    with pytest.raises(ValueError, match="zero-length dimension") as info:
+        load_idx(path)
+    assert str(path) in str(info.value)
+
+
+def test_fetch_fashion_mnist_refuses_images_of_another_size(no_env, tmp_path):
+    write_mnist_dir(tmp_path, h=8, w=8)  # e.g. digits written as IDX, not Fashion-MNIST
+    with pytest.raises(ValueError, match="holds 8x8 images, but Fashion-MNIST images are "
+                                         "28x28") as info:
+        fetch_fashion_mnist(data_home=tmp_path)
+    assert "train-images-idx3-ubyte" in str(info.value)
+    # the same folder is fine as generic IDX data
+    assert load_idx_dir(tmp_path).image_shape == (1, 8, 8)
+
+
+def test_fetch_fashion_mnist_refuses_labels_outside_its_classes(no_env, tmp_path):
+    write_mnist_dir(tmp_path, h=28, w=28)
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.array([0, 1, 2, 12], np.uint8))
+    with pytest.raises(ValueError, match="labels from 0 to 12, but Fashion-MNIST has 10 "
+                                         "classes") as info:
+        fetch_fashion_mnist("test", data_home=tmp_path)
+    assert "t10k-labels-idx1-ubyte.gz" in str(info.value)
