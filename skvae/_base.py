@@ -18,14 +18,15 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
-from skorch.callbacks import Callback, EarlyStopping, LRScheduler, ProgressBar
+from skorch.callbacks import Callback, EarlyStopping, LRScheduler
 
 from ._net import DATA_PLACEMENTS, PRECISIONS, RandomSplit, VAENet, WeightWarmup
+from ._progress import Progress
 from .nn import ARCHITECTURES, LIKELIHOODS, check_image_shape, make_architecture, make_likelihood
 
 __all__ = ["BaseVAE", "resolve_device"]
@@ -279,7 +280,13 @@ class BaseVAE(BaseEstimator):
         """Extra skorch parameters of the model (e.g. its ``iterator_train``)."""
         return {}
 
-    def _make_net(self, module, device, early_stopping):
+    def _make_net(self, module, device, early_stopping, stage=None):
+        # Progress on the console (verbose) and the 'skvae' logger, in place of skorch's
+        # ProgressBar and PrintLog table: stage = (name, description or None).
+        name, description = stage or getattr(self, "_progress_stage", None) or (
+            "M2" if is_classifier(self) else "VAE", None)
+        progress = Progress(name, self._train_max_iter, verbose=self.verbose,
+                            description=description)
         callbacks = [("kl_warmup", WeightWarmup("kl", self.beta, self.beta_warmup))]
         if self._train_schedule == "cosine":
             # Stepped after each epoch: epoch e (0-based) of max_iter runs at
@@ -287,8 +294,7 @@ class BaseVAE(BaseEstimator):
             callbacks.append((_SCHEDULE, LRScheduler(
                 torch.optim.lr_scheduler.CosineAnnealingLR, T_max=self._train_max_iter,
                 event_name="lr")))
-        if self.verbose:
-            callbacks.append(("progress_bar", ProgressBar()))
+        callbacks.append(("progress", progress))
         if early_stopping or self.tol is not None:
             callbacks.append((
                 "early_stopping",
@@ -297,7 +303,7 @@ class BaseVAE(BaseEstimator):
                     patience=self.n_iter_no_change, load_best=early_stopping,
                     **({} if self.tol is None
                        else {"threshold": self.tol, "threshold_mode": "abs"}),
-                    sink=print if self.verbose else (lambda *a, **k: None),
+                    sink=progress.say,
                 ),
             ))
         # Deep copies: skorch initialises callbacks in place, and the user's objects
@@ -323,6 +329,7 @@ class BaseVAE(BaseEstimator):
             callbacks=callbacks,
             device=device,
             verbose=int(self.verbose),
+            callbacks__print_log=None,
             **self._net_params(),
         )
 
@@ -392,6 +399,9 @@ class BaseVAE(BaseEstimator):
             start = len(net.history)
             inputs = X32
         epochs = 1 if partial else self._train_max_iter
+        progress = dict(net.callbacks_).get("progress")
+        if progress is not None:  # "epoch k of N" counts this call's epochs
+            progress.n_epochs = epochs
         try:
             with _seeded(seed + start, net.device):
                 net.partial_fit(inputs, targets, epochs=epochs)

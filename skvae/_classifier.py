@@ -601,7 +601,9 @@ class VAEClassifier(
             return super()._new_net(X32, targets, device, early_stopping)
         # M1: a VAE on every row, no labels. Its seed comes from this fit's seed.
         seed = int(torch.randint(2**31 - 1, ()))
-        m1 = self._code_model(X32.shape[1], seed).fit(X32)
+        m1 = self._code_model(X32.shape[1], seed)
+        m1._progress_stage = ("M1", "stage 1 of 2: a VAE on every row, without labels")
+        m1.fit(X32)
         features = m1.transform(X32)
         # M2 models the row and its code side by side for narrow rows that are not
         # images (measured best on the 8x8 digits, docs/classifier.md), else the code.
@@ -628,7 +630,8 @@ class VAEClassifier(
         module = StackedM2(m1.net_.module_, m2, torch.as_tensor(loc), torch.as_tensor(scale),
                            model_input="rows_and_code" if rows_in_m2 else "code",
                            classifier_input="model_input" if rows_in_m2 else "with_rows")
-        net = self._make_net(module, device, early_stopping)
+        net = self._make_net(module, device, early_stopping,
+                             stage=("M2", "stage 2 of 2: the classes, on M1's code"))
         net.initialize()
         # M1 is frozen: M2's input is computed once here, not at every step.
         return net, {"x": X32, "m2_input": features}
