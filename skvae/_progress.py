@@ -51,7 +51,7 @@ def _clock(seconds):
 
 def _number(value):
     if isinstance(value, (int, float)) and math.isfinite(value):
-        return f"{value:.4g}"
+        return f"{value:#.4g}"  # four significant digits, trailing zeros kept
     return str(value)
 
 

@@ -88,6 +88,14 @@ def test_verbose_zero_prints_nothing_but_the_logger_gets_every_stage(
     assert epochs == [("M1", 1), ("M1", 2), ("M2", 1), ("M2", 2)]
 
 
+def test_fully_labelled_classifier_is_one_stage(X300, capsys):
+    VAEClassifier(max_iter=1, verbose=2, **TINY).fit(X300, np.arange(len(X300)) % 10)
+    out = capsys.readouterr().out
+    assert out.startswith("M2: training for 1 epoch\nM2: loss = reconstruction + beta*kl"
+                          " + alpha*classification")
+    assert "M1" not in out and "M2: epoch 1 of 1 | loss " in out
+
+
 def test_records_match_the_printed_lines(X300, capsys, caplog):
     caplog.set_level(logging.INFO, logger="skvae")
     VAETransformer(max_iter=3, verbose=2, **TINY).fit(X300)
