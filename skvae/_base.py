@@ -27,6 +27,7 @@ from skorch.callbacks import Callback
 from ._compat import Interval, InvalidParameterError, StrOptions, validate_parameter_constraints
 from ._net import DATA_PLACEMENTS, PRECISIONS, RandomSplit
 from ._plan import check_same_structure, make_plan
+from ._progress import logger
 from ._train import configure, new_net, resolve_device, seeded, train
 from .nn import ARCHITECTURES, LIKELIHOODS
 
@@ -202,8 +203,10 @@ class BaseVAE(BaseEstimator):
                          device=str(self.net_.device) if continuing else None)
         if plan.final.early_stopping:  # before any stage trains, an earlier one included
             RandomSplit(plan.final.validation_fraction).check(len(X32))
-        if plan.verbose:
-            print(plan)
+        for line in repr(plan).splitlines():  # what 'auto' chose, before training
+            logger.info(line)
+            if plan.verbose:
+                print(line)
         inputs = {"x": X32} if weights is None else {"x": X32, "sample_weight": weights}
         # 3. Build: a new model (earlier stages trained on the way), or the fitted one.
         if continuing:

@@ -88,7 +88,10 @@ n_importance_samples : int, default=10
     ``score_samples`` runs (it changes nothing fitted), so it can be set after fit.""",
     "verbose": """\
 verbose : int, default=0
-    0 is silent; 1 shows skorch's progress bar and per-epoch table.""",
+    0 prints nothing; 1 prints the fit plan (what ``'auto'`` chose) and reports each
+    training stage by name (a progress bar on a terminal, plain lines in files, CI and
+    notebooks without ipywidgets); 2 a line every epoch. The same lines go to the
+    ``skvae`` logger as INFO records, whatever ``verbose`` is.""",
     "random_state": """\
 random_state : int, RandomState instance or None, default=None
     Seeds weight initialisation, shuffling and the reparameterisation noise.

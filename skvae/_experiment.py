@@ -1,5 +1,9 @@
 """Data, label draws and timed fits shared by the ``skvae`` command and the benchmarks.
 
+This module is over 400 lines because it holds both comparisons (every label, few
+labels) with their baselines, and the loaders and label draws they share, each with
+examples.
+
 One place decides how a comparison gets its data: which split of a dataset, which rows
 keep their labels, which training subset, and how a fit is timed. ``skvae compare``
 (:mod:`skvae.cli`, which only parses arguments and prints) and the scripts under

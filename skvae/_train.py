@@ -13,9 +13,10 @@ import warnings
 import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
+from skorch.callbacks import EarlyStopping, LRScheduler
 
 from ._net import RandomSplit, VAENet, WeightWarmup
+from ._progress import Progress
 
 __all__ = ["configure", "new_net", "resolve_device", "seed_from", "seeded", "train"]
 
@@ -113,8 +114,13 @@ def _callbacks(stage, plan):
         callbacks.append((SCHEDULE, LRScheduler(
             torch.optim.lr_scheduler.CosineAnnealingLR, T_max=stage.max_iter,
             event_name="lr")))
-    if plan.verbose:
-        callbacks.append(("progress_bar", ProgressBar()))
+    # Progress on the console (verbose) and the 'skvae' logger (always), in place of
+    # skorch's ProgressBar and PrintLog table; a stage of several is numbered.
+    number = plan.stages.index(stage) + 1
+    progress = Progress(stage.name, stage.max_iter, verbose=plan.verbose,
+                        description=(f"stage {number} of {len(plan.stages)}: "
+                                     f"{stage.description}" if len(plan.stages) > 1 else None))
+    callbacks.append(("progress", progress))
     if stage.early_stopping or stage.tol is not None:
         callbacks.append((
             "early_stopping",
@@ -123,7 +129,7 @@ def _callbacks(stage, plan):
                 patience=stage.n_iter_no_change, load_best=stage.early_stopping,
                 **({} if stage.tol is None
                    else {"threshold": stage.tol, "threshold_mode": "abs"}),
-                sink=print if plan.verbose else (lambda *a, **k: None),
+                sink=progress.say,
             ),
         ))
     if stage.user_callbacks:
@@ -161,6 +167,7 @@ def new_net(module, stage, plan):
         # ~0.8x the epoch time of the default Adam on CPU (benchmarks/bench_speed.py).
         optimizer__fused=_fused_adam_ok(plan.device),
         device=plan.device,
+        callbacks__print_log=None,  # Progress reports each epoch
         **net_settings(stage, plan),
     )
     net.initialize()

@@ -1,5 +1,8 @@
 """The ``skvae`` command (also ``python -m skvae``).
 
+This module is over 400 lines because the command's options, their checks, its tables
+and the Ctrl-C contract form one interface, documented together.
+
 ``skvae compare`` fits, on one dataset, an SVC on the raw inputs against
 ``VAETransformer -> SVC`` and ``VAETransformer -> LogisticRegression``, and prints
 test accuracy, fit seconds and predict seconds for each, side by side.

@@ -1,5 +1,8 @@
 """Loaders for real image data stored as IDX files (MNIST, Fashion-MNIST, ...).
 
+This module is over 400 lines because every way an IDX file can be corrupt has its own
+check and message naming the file, beside the documented loaders.
+
 The IDX format is the simple binary format MNIST and Fashion-MNIST are published in: a
 4-byte magic number (two zero bytes, a type code, the number of dimensions), one big-endian
 ``uint32`` size per dimension, then the values in C order. This module reads it with numpy

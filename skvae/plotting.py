@@ -1,10 +1,21 @@
 """Plots users would otherwise write by hand: latent maps, image grids, loss curves.
 
+This module is over 400 lines because each of its plot helpers checks its input against
+the fitted model and is documented with an example.
+
 Needs matplotlib (``pip install "skvae[plot]"``). Every function draws on a given
 ``ax`` (or a new figure) and returns the matplotlib object it drew on.
+
+The helpers that take a fitted estimator read the images' shape from it (its
+``image_shape_``, the ``(channels, height, width)`` it was fitted with) and its code size
+from ``n_components_``, so they draw what the model models. One-channel images are drawn
+in grey, three-channel ones in colour.
 """
 
+import math
+
 import numpy as np
+from sklearn.utils.validation import check_is_fitted
 
 from .nn import check_image_shape
 
@@ -27,21 +38,77 @@ def _pyplot():
     return plt
 
 
-def _image_shape(n_features, image_shape):
-    """``(height, width)`` of one-channel images of ``n_features`` pixels.
+def _image_shape(n_features, image_shape=None, estimator=None):
+    """``(channels, height, width)`` of the images in rows of ``n_features`` values.
 
-    ``image_shape`` may be ``(height, width)`` or ``(1, height, width)``; None takes a
-    square image. The check itself is skvae's one image-shape check.
+    From ``image_shape`` when given (``(h, w)`` means one channel), else from the fitted
+    ``estimator.image_shape_``, else a square one-channel image when ``n_features`` is a
+    perfect square. Only 1 (grey) and 3 (colour) channels can be drawn.
     """
-    if image_shape is not None and len(tuple(image_shape)) == 2:
-        image_shape = (1, *tuple(image_shape))
-    channels, height, width = check_image_shape(image_shape, n_features)
-    if channels != 1:
+    where = "image_shape"
+    if image_shape is not None:
+        shape = tuple(np.ravel(np.asarray(image_shape, dtype=object)))
+        if len(shape) == 2:
+            shape = (1, *shape)
+    elif getattr(estimator, "image_shape_", None) is not None:
+        shape, where = estimator.image_shape_, f"{type(estimator).__name__}.image_shape_"
+    else:
+        side = math.isqrt(n_features)
+        if side * side != n_features:
+            if estimator is not None:
+                raise ValueError(
+                    f"{type(estimator).__name__} was fitted without image_shape "
+                    f"(image_shape_ is None): it does not read its {n_features} features "
+                    "as images, and they are not a square number of pixels to guess a "
+                    "shape from. Pass image_shape=(channels, height, width) to this "
+                    "function, or fit the model with image_shape=(channels, height, width)."
+                )
+            raise ValueError(
+                f"Cannot guess the shape of images of {n_features} pixels (not a square "
+                "number): pass image_shape=(channels, height, width) or (height, width)."
+            )
+        shape = (1, side, side)
+    channels, height, width = check_image_shape(shape, n_features)
+    if channels not in (1, 3):
         raise ValueError(
-            f"image_shape={tuple(image_shape)} has {channels} channels; the plots draw "
-            "one-channel (grey) images."
+            f"{where}={tuple(shape)} has {channels} channels; the plots draw one-channel "
+            "(grey) or three-channel (colour, RGB) images."
         )
-    return height, width
+    return channels, height, width
+
+
+def _check_decoder(estimator, func):
+    """A fitted estimator that decodes codes to rows, or a clear error."""
+    check_is_fitted(estimator)
+    if not hasattr(estimator, "inverse_transform"):
+        raise TypeError(
+            f"{func} decodes latent codes with inverse_transform, which "
+            f"{type(estimator).__name__} does not have. Draw its samples instead: "
+            "plot_images(model.sample(n, y=...), image_shape=model.image_shape_)."
+        )
+
+
+def _as_images(X, shape):
+    """Rows of X as images: ``(n, h, w)`` for one channel, ``(n, h, w, 3)`` for colour."""
+    channels, height, width = shape
+    images = np.asarray(X, dtype=float).reshape(len(X), channels, height, width)
+    return images[:, 0] if channels == 1 else images.transpose(0, 2, 3, 1)
+
+
+def _show(ax, grid, cmap, **kwargs):
+    """Draw a mosaic: grey through ``cmap``; colour as RGBA, the gaps transparent.
+
+    Colour values outside [0, 1] are rescaled to it by one min-max over the whole
+    mosaic (as the colour map does for grey images), so images stay comparable.
+    """
+    if grid.ndim == 2:
+        return ax.imshow(grid, cmap=cmap, interpolation="nearest", **kwargs)
+    gap = np.isnan(grid).any(axis=-1)
+    lo, hi = np.nanmin(grid), np.nanmax(grid)
+    if lo < 0 or hi > 1:
+        grid = (grid - lo) / (hi - lo) if hi > lo else np.zeros_like(grid)
+    rgba = np.concatenate([np.nan_to_num(grid), (~gap)[..., None].astype(float)], axis=-1)
+    return ax.imshow(rgba, interpolation="nearest", **kwargs)
 
 
 def plot_latent(Z, y=None, *, ax=None, target_names=None, s=6, title=None):
@@ -96,10 +163,12 @@ def plot_latent(Z, y=None, *, ax=None, target_names=None, s=6, title=None):
 
 
 def _mosaic(images, n_cols):
-    """Tile images of shape (n, h, w) row by row, with one NaN (blank) pixel between them."""
-    n, h, w = images.shape
+    """Tile images of shape (n, h, w) or (n, h, w, 3) row by row, one NaN (blank) pixel
+    between them."""
+    n, h, w = images.shape[:3]
     n_rows = int(np.ceil(n / n_cols))
-    grid = np.full((n_rows * (h + 1) - 1, min(n, n_cols) * (w + 1) - 1), np.nan)
+    grid = np.full((n_rows * (h + 1) - 1, min(n, n_cols) * (w + 1) - 1, *images.shape[3:]),
+                   np.nan)
     for i, img in enumerate(images):
         r, c = divmod(i, n_cols)
         grid[r * (h + 1):r * (h + 1) + h, c * (w + 1):c * (w + 1) + w] = img
@@ -112,14 +181,19 @@ def plot_images(X, *, image_shape=None, n_cols=10, ax=None, title=None, cmap="gr
     Parameters
     ----------
     X : array-like of shape (n_images, n_pixels)
-        Flattened images (one channel), values in [0, 1] or any real range.
-    image_shape : (h, w) or (1, h, w), optional
-        Guessed for square images when omitted.
+        Flattened images, channels first (as the estimators read them); values in
+        [0, 1] or any real range.
+    image_shape : (channels, height, width) or (height, width), optional
+        One channel is drawn in grey, three in colour (RGB). Guessed for square
+        one-channel images when omitted; pass a fitted model's ``image_shape_`` to
+        draw its samples.
     n_cols : int, default=10
         Images per row.
     ax : matplotlib Axes, optional
     title : str, optional
     cmap : str, default='gray_r'
+        Colour map of one-channel images (colour images ignore it). Colour values
+        outside [0, 1] are rescaled to it, by one min-max over the whole grid.
 
     Returns
     -------
@@ -129,33 +203,49 @@ def plot_images(X, *, image_shape=None, n_cols=10, ax=None, title=None, cmap="gr
     --------
     >>> import numpy as np
     >>> ax = plot_images(np.random.rand(12, 64), n_cols=6)
+    >>> ax = plot_images(np.random.rand(4, 3 * 5 * 6), image_shape=(3, 5, 6))  # colour
+    >>> ax.images[0].get_array().shape  # 4 images of 5 x 6 pixels, RGBA
+    (5, 27, 4)
     """
-    plt = _pyplot()
     X = np.asarray(X)
-    h, w = _image_shape(X.shape[1], image_shape)
+    return _draw(X, _image_shape(X.shape[1], image_shape), n_cols, ax, title, cmap)
+
+
+def _draw(X, shape, n_cols, ax, title, cmap):
+    plt = _pyplot()
     n = len(X)
     n_rows = int(np.ceil(n / n_cols))
-    grid = _mosaic(X.reshape(n, h, w), n_cols)
+    grid = _mosaic(_as_images(X, shape), n_cols)
     if ax is None:
         _, ax = plt.subplots(figsize=(min(n, n_cols) * 0.8, n_rows * 0.8))
-    ax.imshow(grid, cmap=cmap, interpolation="nearest")
+    _show(ax, grid, cmap)
     ax.set_axis_off()
     if title:
         ax.set_title(title)
     return ax
 
 
-def plot_reconstructions(estimator, X, *, image_shape=None, n_images=10, ax=None, title=None):
+def plot_reconstructions(estimator, X, *, image_shape=None, n_images=10, ax=None, title=None,
+                         cmap="gray_r"):
     """Originals (top row) above their reconstructions ``inverse_transform(transform(X))``.
 
     Parameters
     ----------
-    estimator : fitted VAETransformer or VAEClassifier
+    estimator : fitted VAETransformer
+        Or any fitted estimator with ``transform`` and ``inverse_transform``. Its
+        ``image_shape_`` (the ``image_shape`` it was fitted with) gives the images'
+        shape. (A ``VAEClassifier`` has no ``inverse_transform``: draw its samples,
+        ``plot_images(clf.sample(n, y=...), image_shape=clf.image_shape_)``.)
     X : array-like of shape (n_samples, n_pixels)
-    image_shape : (h, w) or (1, h, w), optional
+    image_shape : (channels, height, width) or (height, width), optional
+        Overrides the model's ``image_shape_``. Needed only for a model fitted without
+        ``image_shape`` whose rows are not a square number of pixels (else a
+        ValueError says so); such rows are otherwise drawn as square grey images.
     n_images : int, default=10
     ax : matplotlib Axes, optional
     title : str, optional
+    cmap : str, default='gray_r'
+        Colour map of one-channel images.
 
     Returns
     -------
@@ -163,16 +253,26 @@ def plot_reconstructions(estimator, X, *, image_shape=None, n_images=10, ax=None
 
     Examples
     --------
+    >>> import numpy as np
     >>> from sklearn.datasets import load_digits
     >>> from skvae import VAETransformer
     >>> X = load_digits().data / 16
     >>> vae = VAETransformer(n_components=2, max_iter=2, random_state=0).fit(X)
     >>> ax = plot_reconstructions(vae, X[:5], n_images=5)
+
+    A model of 6 x 10 images reads its shape from the fit:
+
+    >>> X60 = np.random.default_rng(0).random((50, 60))
+    >>> vae = VAETransformer(image_shape=(1, 6, 10), max_iter=1, random_state=0).fit(X60)
+    >>> plot_reconstructions(vae, X60, n_images=4).images[0].get_array().shape
+    (13, 43)
     """
+    _check_decoder(estimator, "plot_reconstructions")
     X = np.asarray(X)[:n_images]
+    shape = _image_shape(X.shape[1], image_shape, estimator)
     recon = estimator.inverse_transform(estimator.transform(X))
-    return plot_images(np.vstack([X, recon]), image_shape=image_shape, n_cols=len(X), ax=ax,
-                       title=title or "originals (top) and reconstructions (bottom)")
+    return _draw(np.vstack([X, recon]), shape, len(X), ax,
+                 title or "originals (top) and reconstructions (bottom)", cmap)
 
 
 def plot_latent_grid(estimator, *, n_per_side=15, extent=(-2.0, 2.0), dims=(0, 1),
@@ -187,8 +287,9 @@ def plot_latent_grid(estimator, *, n_per_side=15, extent=(-2.0, 2.0), dims=(0, 1
 
     Parameters
     ----------
-    estimator : fitted VAETransformer or VAEClassifier
-        Any fitted estimator with ``n_components`` and ``inverse_transform``.
+    estimator : fitted VAETransformer
+        Or any fitted estimator with ``n_components_`` and ``inverse_transform``; its
+        ``image_shape_`` gives the images' shape.
     n_per_side : int, default=15
         Images along each axis (``n_per_side ** 2`` in all).
     extent : (float, float), default=(-2.0, 2.0)
@@ -196,12 +297,13 @@ def plot_latent_grid(estimator, *, n_per_side=15, extent=(-2.0, 2.0), dims=(0, 1
         (-2, 2) covers about 95 % of its mass along each axis.
     dims : (int, int), default=(0, 1)
         The two latent dimensions to vary.
-    image_shape : (h, w) or (1, h, w), optional
-        Guessed for square images when omitted.
+    image_shape : (channels, height, width) or (height, width), optional
+        Overrides the model's ``image_shape_`` (see :func:`plot_reconstructions`).
     ax : matplotlib Axes, optional
         Where to draw; a new figure when omitted.
     title : str, optional
     cmap : str, default='gray_r'
+        Colour map of one-channel images.
 
     Returns
     -------
@@ -222,7 +324,8 @@ def plot_latent_grid(estimator, *, n_per_side=15, extent=(-2.0, 2.0), dims=(0, 1
     (44, 44)
     """
     plt = _pyplot()
-    n_components = int(estimator.n_components)
+    _check_decoder(estimator, "plot_latent_grid")
+    n_components = int(estimator.n_components_)  # the fitted code, not the hyperparameter
     dims = tuple(int(d) for d in dims)
     if len(dims) != 2 or dims[0] == dims[1] or not all(0 <= d < n_components for d in dims):
         raise ValueError(
@@ -240,8 +343,9 @@ def plot_latent_grid(estimator, *, n_per_side=15, extent=(-2.0, 2.0), dims=(0, 1
     Z[:, dims[0]] = np.tile(values, n)
     Z[:, dims[1]] = np.repeat(values[::-1], n)
     decoded = np.asarray(estimator.inverse_transform(Z))
-    h, w = _image_shape(decoded.shape[1], image_shape)
-    grid = _mosaic(decoded.reshape(n * n, h, w), n)
+    shape = _image_shape(decoded.shape[1], image_shape, estimator)
+    _, h, w = shape
+    grid = _mosaic(_as_images(decoded, shape), n)
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 6))
     # Place the mosaic so that the centre of each image lies on its latent point.
@@ -251,7 +355,7 @@ def plot_latent_grid(estimator, *, n_per_side=15, extent=(-2.0, 2.0), dims=(0, 1
     mid = (lo + hi) / 2 if n == 1 else None
     x0, x1 = (lo - half_w, hi + half_w) if mid is None else (mid - half_w, mid + half_w)
     y0, y1 = (lo - half_h, hi + half_h) if mid is None else (mid - half_h, mid + half_h)
-    ax.imshow(grid, cmap=cmap, interpolation="nearest", extent=(x0, x1, y0, y1))
+    _show(ax, grid, cmap, extent=(x0, x1, y0, y1))
     ax.set_xlabel(f"z[{dims[0]}]")
     ax.set_ylabel(f"z[{dims[1]}]")
     if title:

@@ -151,10 +151,7 @@ _NO_PRECISION = re.compile(
 )
 #: Pages in files other branches own, with what is still to be changed there (strict:
 #: once fixed, the mark must go).
-_PENDING = {
-    ("history", "benchmarks.md"): "docs/benchmarks.md: 'no GPU in this session' (line 51), "
-                                  "'no GPU was lent' (line 164)",
-}
+_PENDING: dict = {}
 
 
 def _user_pages():

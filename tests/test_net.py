@@ -80,7 +80,7 @@ def test_callbacks_history_and_progress_bar(X_random, capsys):
     h = vae.history_[-1]
     assert h["train_reconstruction"] + h["train_kl"] == pytest.approx(h["train_loss"], rel=1e-4)
     out = capsys.readouterr().out
-    assert "train_loss" in out and "epoch" in out
+    assert "VAE: epoch 3 of 3 | loss " in out and "reconstruction" in out and "kl" in out
 
 
 def test_early_stopping_records_validation_parts(X_random):

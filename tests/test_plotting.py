@@ -6,7 +6,9 @@ import pytest
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 
-from skvae import VAETransformer  # noqa: E402
+from sklearn.exceptions import NotFittedError  # noqa: E402
+
+from skvae import VAEClassifier, VAETransformer  # noqa: E402
 from skvae.plotting import (  # noqa: E402
     plot_history,
     plot_images,
@@ -16,6 +18,12 @@ from skvae.plotting import (  # noqa: E402
 )
 
 FAST = dict(hidden_layer_sizes=(32,), max_iter=3, batch_size=64, device="cpu")
+TINY = dict(hidden_layer_sizes=(16,), max_iter=1, batch_size=32, device="cpu", random_state=0)
+
+
+def _rows(n_features, n=40):
+    """``n`` rows of ``n_features`` values in [0, 1]."""
+    return np.random.default_rng(0).random((n, n_features)).astype(np.float32)
 
 
 def test_plot_latent_one_collection_per_class_with_legend():
@@ -116,3 +124,84 @@ def test_plot_history_with_validation(digits):
     assert [line.get_label() for line in lines] == ["train_kl", "valid_kl"]
     assert lines[0].get_linestyle() == "-" and lines[1].get_linestyle() == "--"
     assert lines[0].get_color() == lines[1].get_color()  # one colour per loss part
+
+
+# -- the plots read the fitted model (image_shape_, n_components_) -------------------
+@pytest.mark.parametrize("architecture", ["mlp", "conv"])
+def test_plot_reconstructions_reads_the_fitted_image_shape(architecture):
+    # 6 x 10 images: 60 features, not a square, so only the model knows the shape.
+    X = _rows(60)
+    vae = VAETransformer(n_components=2, image_shape=(1, 6, 10), architecture=architecture,
+                         **TINY).fit(X)
+    assert vae.image_shape_ == (1, 6, 10)
+    ax = plot_reconstructions(vae, X, n_images=3)
+    grid = np.asarray(ax.images[0].get_array())
+    assert grid.shape == (2 * 7 - 1, 3 * 11 - 1)
+    np.testing.assert_allclose(grid[:6, :10], X[0].reshape(6, 10), rtol=1e-6)
+    recon = vae.inverse_transform(vae.transform(X[2:3])).reshape(6, 10)
+    np.testing.assert_allclose(grid[7:, 22:], recon, rtol=1e-6)
+    grid = np.asarray(plot_latent_grid(vae, n_per_side=2).images[0].get_array())
+    assert grid.shape == (2 * 7 - 1, 2 * 11 - 1)
+
+
+def test_three_channel_model_is_drawn_in_colour():
+    X = _rows(3 * 4 * 5)
+    vae = VAETransformer(n_components=2, image_shape=(3, 4, 5), **TINY).fit(X)
+    ax = plot_reconstructions(vae, X, n_images=2)
+    rgba = np.asarray(ax.images[0].get_array())
+    assert rgba.shape == (2 * 5 - 1, 2 * 6 - 1, 4)
+    # Channels first in a row, channels last in the picture.
+    np.testing.assert_allclose(rgba[:4, :5, :3], X[0].reshape(3, 4, 5).transpose(1, 2, 0),
+                               rtol=1e-6)
+    assert np.all(rgba[:4, :5, 3] == 1) and np.all(rgba[:, 5, 3] == 0)  # gaps transparent
+    grid = np.asarray(plot_latent_grid(vae, n_per_side=3).images[0].get_array())
+    assert grid.shape == (3 * 5 - 1, 3 * 6 - 1, 4)
+    # Samples drawn with the model's shape; values outside [0, 1] are rescaled into it.
+    ax = plot_images(vae.sample(4, random_state=0) * 3 - 1, image_shape=vae.image_shape_,
+                     n_cols=2)
+    rgba = np.asarray(ax.images[0].get_array())
+    assert rgba.shape == (9, 11, 4) and rgba[..., :3].min() >= 0 and rgba[..., :3].max() <= 1
+
+
+def test_classifier_samples_drawn_with_its_image_shape():
+    X = _rows(60)
+    clf = VAEClassifier(n_components=2, image_shape=(1, 6, 10), **TINY).fit(X, np.arange(40) % 2)
+    ax = plot_images(clf.sample(4, y=[0, 0, 1, 1], random_state=0),
+                     image_shape=clf.image_shape_, n_cols=2)
+    assert np.asarray(ax.images[0].get_array()).shape == (13, 21)
+    # It has no inverse_transform: the decoding plots say what to draw instead.
+    with pytest.raises(TypeError, match=r"plot_images\(model.sample"):
+        plot_reconstructions(clf, X)
+
+
+def test_plot_latent_grid_reads_the_fitted_n_components(digits):
+    vae = VAETransformer(n_components=2, **TINY).fit(digits[0][:200])
+    vae.set_params(n_components=5)  # changes nothing until the next fit
+    ax = plot_latent_grid(vae, n_per_side=2, extent=(-1.0, 1.0))
+    top_left = vae.inverse_transform([[-1.0, 1.0]]).reshape(8, 8)
+    np.testing.assert_allclose(np.asarray(ax.images[0].get_array())[:8, :8], top_left,
+                               rtol=1e-6)
+    with pytest.raises(ValueError, match=r"\[0, 2\)"):
+        plot_latent_grid(vae, dims=(0, 3))
+
+
+def test_model_not_image_shaped_is_a_clear_error():
+    X = _rows(60)
+    vae = VAETransformer(n_components=2, **TINY).fit(X)  # no image_shape: 60 columns
+    assert vae.image_shape_ is None
+    with pytest.raises(ValueError, match="fitted without image_shape.*Pass image_shape"):
+        plot_reconstructions(vae, X)
+    with pytest.raises(ValueError, match="fitted without image_shape"):
+        plot_latent_grid(vae)
+    # Told the shape, it draws.
+    grid = plot_reconstructions(vae, X, image_shape=(6, 10), n_images=2).images[0]
+    assert np.asarray(grid.get_array()).shape == (13, 21)
+
+
+def test_shapes_that_cannot_be_drawn():
+    with pytest.raises(ValueError, match="2 channels.*grey.*colour"):
+        plot_images(np.zeros((2, 50)), image_shape=(2, 5, 5))
+    with pytest.raises(NotFittedError):
+        plot_reconstructions(VAETransformer(), np.zeros((2, 64)))
+    with pytest.raises(NotFittedError):
+        plot_latent_grid(VAETransformer())

@@ -73,7 +73,7 @@ class StackedRecipe(Recipe):
             params, data, partial, lambda bs: epochs_for_steps(steps, data.n_rows, bs),
             "constant")
         m1 = StagePlan(
-            name="M1", description="VAE on every row, without labels",
+            name="M1", description="a VAE on every row, without labels",
             n_components=max(2, min(_M1_CODE_SIZE, data.n_features // 2)),
             hidden_layer_sizes=(_M1_IMAGE_HIDDEN if images
                                 else hidden_sizes(params["hidden_layer_sizes"])),
@@ -85,7 +85,7 @@ class StackedRecipe(Recipe):
             user_callbacks=False,
         )
         m2 = StagePlan(
-            name="M2", description="M2 on M1's standardised code",
+            name="M2", description="the classes, on M1's code",
             n_components=int(params["n_components"]),
             hidden_layer_sizes=hidden_sizes(params["hidden_layer_sizes"]),
             architecture=arch, classifier_architecture=clf_arch, likelihood="gaussian",

@@ -1,5 +1,8 @@
 """PyTorch building blocks: encoders, decoders, the classifier head and the VAE.
 
+This module is over 400 lines because it holds every building block the architectures
+share, with the dry-run checks of user modules (widths, image layers) and their messages.
+
 Pure PyTorch: imports neither scikit-learn nor skorch.
 """
 
