@@ -201,6 +201,8 @@ class BaseVAE(BaseEstimator):
                          seed=self.plan_.final.seed if continuing else None,
                          fitted=self.plan_ if continuing else None,
                          device=str(self.net_.device) if continuing else None)
+        if continuing:  # a setting whose change needs a new network is an error
+            check_same_structure(self.plan_, plan)
         if plan.final.early_stopping:  # before any stage trains, an earlier one included
             RandomSplit(plan.final.validation_fraction).check(len(X32))
         for line in repr(plan).splitlines():  # what 'auto' chose, before training
@@ -210,7 +212,6 @@ class BaseVAE(BaseEstimator):
         inputs = {"x": X32} if weights is None else {"x": X32, "sample_weight": weights}
         # 3. Build: a new model (earlier stages trained on the way), or the fitted one.
         if continuing:
-            check_same_structure(self.plan_, plan)
             net = copy.deepcopy(self.net_)  # the fitted net stays intact until success
             configure(net, plan.final, plan)
             start = len(net.history)
