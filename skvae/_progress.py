@@ -145,6 +145,7 @@ class Progress(Callback):
     >>> from skvae import VAETransformer
     >>> X = load_digits().data / 16
     >>> vae = VAETransformer(max_iter=2, verbose=1, random_state=0).fit(X)  # doctest: +ELLIPSIS
+    FitPlan(model='vae', ...
     VAE: training for 2 epochs
     VAE: loss = reconstruction + beta*kl, in nats per row (lower is better); ...
     VAE: epoch 1 of 2 | loss ... (reconstruction ..., kl ...) | ... elapsed, ... left
