@@ -11,6 +11,10 @@ sets, in which case it initialises torch's default group), :func:`agree` makes e
 process use rank 0's seed and checks they hold the same data, and :func:`data_parallel`
 wraps a net's module in ``DistributedDataParallel`` while it trains. The batches are
 shared among the processes by :class:`skvae._net.BatchIterator`.
+
+The module is over 400 lines because the data-parallel setup (finding the processes,
+their devices and the agreed seed) belongs with the devices and seeds of one-process
+fits, with their documentation.
 """
 
 import contextlib
@@ -281,6 +285,10 @@ def _fused_adam_ok(device):
     return True
 
 
+def _quiet(*args, **kwargs):
+    """A sink that prints nothing (a module-level function: the net pickles)."""
+
+
 def _callbacks(stage, plan):
     """The skorch callbacks of a stage's net (the user's deep-copied: never changed)."""
     callbacks = [("kl_warmup", WeightWarmup("kl", stage.weights.get("kl", 1.0),
@@ -301,7 +309,7 @@ def _callbacks(stage, plan):
                 patience=stage.n_iter_no_change, load_best=stage.early_stopping,
                 **({} if stage.tol is None
                    else {"threshold": stage.tol, "threshold_mode": "abs"}),
-                sink=print if plan.verbose else (lambda *a, **k: None),
+                sink=print if plan.verbose else _quiet,
             ),
         ))
     if stage.user_callbacks:
