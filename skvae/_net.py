@@ -425,6 +425,13 @@ class VAENet(NeuralNet):
             # training (the reparameterisation noise) are seeded by its rank, so the
             # processes do not repeat each other's noise. Seeds follow the epoch
             # reached, so partial_fit calls continue with new orders.
+            if not (isinstance(self.iterator_train, type)
+                    and issubclass(self.iterator_train, BatchIterator)):
+                raise TypeError(
+                    f"iterator_train={self.iterator_train!r}: a data-parallel fit shares "
+                    "each batch among the processes, which skvae's BatchIterator (and its "
+                    "subclasses) do; subclass BatchIterator and override batch_rows()."
+                )
             epoch = len(self.history)
             batches, own = np.random.SeedSequence([self.seed, epoch]).generate_state(2)
             torch.manual_seed(int(own) + self.rank)

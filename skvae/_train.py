@@ -235,9 +235,10 @@ def data_parallel(net, plan):
 
     Does nothing in a one-process fit. ``DistributedDataParallel`` copies rank 0's
     weights to every process when it wraps the module and averages the gradients
-    over the processes in every backward pass; the plain module is put back when the
-    block ends (also on error), so the fitted net predicts and pickles without
-    torch.distributed.
+    over the processes in every backward pass. When the block ends (also on error)
+    the plain module is put back and the net's ``world_size`` and ``rank`` are reset
+    to 1 and 0, so the fitted net predicts, pickles and trains on without
+    torch.distributed (``plan_`` keeps the record of the processes).
     """
     if plan.world_size == 1:
         yield net
@@ -256,6 +257,7 @@ def data_parallel(net, plan):
         yield net
     finally:
         net.module_ = module
+        net.world_size, net.rank = 1, 0
 
 
 def seed_from(random_state):
