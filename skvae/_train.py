@@ -31,7 +31,8 @@ from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
 from ._net import RandomSplit, VAENet, WeightWarmup
 
 __all__ = ["agree", "configure", "data_parallel", "distributed_env", "new_net",
-           "resolve_device", "resolve_distributed", "seed_from", "seeded", "train"]
+           "resolve_device", "resolve_distributed", "seed_from", "seeded", "share_buffers",
+           "train"]
 
 #: Name of the step-size schedule's callback in a net, and of its column in the history.
 SCHEDULE = "lr_schedule"
@@ -260,6 +261,22 @@ def data_parallel(net, plan):
         net.world_size, net.rank = 1, 0
 
 
+def share_buffers(module):
+    """Copy rank 0's buffers (e.g. a user's BatchNorm statistics) to every process.
+
+    ``DistributedDataParallel`` keeps the parameters the same in every process; the
+    buffers a module updates itself while training (running statistics) follow each
+    process's own shards, so they are made rank 0's at the end of the run.
+    """
+    dist = torch.distributed
+    gloo = dist.get_backend() == "gloo"  # exchanges CPU tensors (nccl: CUDA ones)
+    for buffer in module.buffers():
+        where = buffer.cpu() if gloo else buffer
+        dist.broadcast(where, src=0)
+        if where is not buffer:
+            buffer.copy_(where)
+
+
 def seed_from(random_state):
     """A fit's torch seed from a ``random_state`` (int, RandomState or None)."""
     return int(check_random_state(random_state).randint(2**31 - 1))
@@ -389,6 +406,8 @@ def train(net, inputs, targets, stage, plan, start=0, final=True):
                 f"Training interrupted by user after {len(done)} epoch(s); the model keeps "
                 "the weights reached so far.", UserWarning, stacklevel=5,
             )
+    if plan.world_size > 1:
+        share_buffers(net.module_)
     if not all(torch.isfinite(p).all() for p in net.module_.parameters()):
         raise FloatingPointError(
             f"Training {stage.name} produced non-finite weights: training diverged. Lower "

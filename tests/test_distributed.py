@@ -23,7 +23,7 @@ import torch.multiprocessing as mp
 from skvae import VAEClassifier, VAETransformer
 from skvae._net import BatchIterator, TensorData, VAENet
 from skvae._plan import make_plan
-from skvae._train import data_parallel, distributed_env, resolve_distributed
+from skvae._train import data_parallel, distributed_env, resolve_distributed, share_buffers
 from skvae.models import LabelledTopUpIterator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -175,6 +175,10 @@ def _worker(rank, store, out):
         from sklearn.datasets import load_digits
 
         result = {"grads": batch_gradients(rank, WORLD)}
+        norm = torch.nn.BatchNorm1d(3)  # statistics a process updates on its own shards
+        norm.running_mean.fill_(float(rank))
+        share_buffers(norm)
+        result["buffers"] = norm.running_mean.tolist()
         X, y = load_digits(return_X_y=True)
         X = (X / 16.0)[:300]
         y = y[:300]
@@ -232,6 +236,10 @@ def test_two_process_gradients_equal_one_process_gradients_of_the_batch(ranks):
                                      strict=True):
             assert torch.equal(two_0, two_1)  # DDP's average, the same on both ranks
             torch.testing.assert_close(two_0, one, rtol=1e-5, atol=1e-6)
+
+
+def test_buffers_end_as_rank_zeros(ranks):
+    assert ranks[0]["buffers"] == ranks[1]["buffers"] == [0.0, 0.0, 0.0]
 
 
 @pytest.mark.parametrize("name", ["vae", "vae_partial", "clf", "conv"])
