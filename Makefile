@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DOCS_STAMP := $(VENV)/.docs-installed
 
-.PHONY: demo test lint bench docs clean
+.PHONY: demo test lint bench docs clean gpu-check gpu-bundle
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,29 @@ $(DOCS_STAMP): $(STAMP) pyproject.toml
 docs: $(DOCS_STAMP)
 	OMP_NUM_THREADS=1 MPLBACKEND=Agg $(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
 	@echo "Docs built: docs/_build/html/index.html"
+
+# The GPU check (docs/gpu.md): `make gpu-check` on a CUDA machine runs every GPU path once
+# and writes one table; `make gpu-check DEVICE=cpu` runs every step tiny on the CPU (CI).
+# It uses .venv's python where there is one, else python3 (a GPU image with torch and
+# scikit-learn but no network), installing skorch from .gpu-bundle/ (`make gpu-bundle`,
+# made where pip works; carry the folder along) when it is missing.
+DEVICE ?= cuda
+GPU_PY = $(if $(wildcard $(PY)),$(PY),python3)
+gpu-check:
+	@$(GPU_PY) -c "import skorch" 2>/dev/null || { \
+	  test -d .gpu-bundle || { echo "gpu-check needs skorch: run 'make gpu-bundle' where pip works and bring .gpu-bundle/ along"; exit 2; }; \
+	  $(GPU_PY) -m pip install -q --no-index --no-deps --target .gpu-bundle/site .gpu-bundle/*.whl; }
+	PYTHONPATH=.:benchmarks:.gpu-bundle/site OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} \
+	  $(GPU_PY) benchmarks/gpu_check.py --device $(DEVICE)
+
+# What gpu-check needs on a machine without network: the skorch wheel and Fashion-MNIST.
+gpu-bundle: $(STAMP)
+	mkdir -p .gpu-bundle/fashion-mnist
+	$(PY) -m pip download -q --no-deps --only-binary=:all: -d .gpu-bundle \
+	  "skorch==$$($(PY) -c 'import skorch; print(skorch.__version__)')"
+	cp /usr/share/datasets/fashion-mnist/*.gz .gpu-bundle/fashion-mnist/ 2>/dev/null || \
+	  echo "no Fashion-MNIST here (apt-get install dataset-fashion-mnist): its step will skip"
+	@echo "Bundle ready: .gpu-bundle/ (carry it with the working tree)"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check skvae tests benchmarks examples

@@ -32,6 +32,9 @@ PRECISIONS = ("32", "bf16-mixed")
 #: Values of ``data_placement``: where the training data live during ``fit``.
 DATA_PLACEMENTS = ("auto", "device", "host")
 
+#: Batch entries read by ``VAENet.get_loss``, never passed to the module.
+_LOSS_INPUTS = ("sample_weight", "batch_share")
+
 #: Rows per inference batch (every batch is padded to this size; see ``run_batched``).
 INFERENCE_BATCH_SIZE = 512
 
@@ -164,42 +167,100 @@ class BatchIterator:
     Yields ``(Xi, y_batch)`` with ``Xi = {'x': X_batch, 'y': y_batch, **extras}``
     (``'y'`` only when there are targets), which skorch passes to the module as
     ``module(**Xi)``.
-    A new permutation is drawn from torch's global generator at each pass when
-    ``shuffle`` is True (the estimators seed it). Subclasses change which rows form
-    a batch by overriding :meth:`batch_rows`.
+    A new permutation is drawn at each pass when ``shuffle`` is True, from
+    ``generator`` (torch's global generator when None; the estimators seed it).
+    Subclasses change which rows form a batch by overriding :meth:`batch_rows`.
+
+    In a data-parallel fit (``world_size > 1``) every process builds the same
+    batches (the same ``generator`` seed) and keeps its own share of each:
+    positions ``rank, rank + world_size, ...`` of the batch (so the rows a subclass
+    adds, such as labelled top-up rows, are spread over the processes too). A batch
+    of fewer than ``world_size`` rows is skipped. ``Xi`` then also holds
+    ``'batch_share'``: ``world_size * n_shard / n_batch`` for each row of the shard,
+    by which :meth:`VAENet.get_loss` scales the shard's mean loss, so that the mean
+    of the processes' gradients (what ``DistributedDataParallel`` computes) is the
+    gradient of the whole batch's mean loss, also when the shards differ in size.
 
     Parameters
     ----------
     dataset : TensorData
     batch_size : int
-        Rows per batch (-1: all rows).
+        Rows per batch (-1: all rows); in a data-parallel fit, rows per batch over
+        all processes together.
     shuffle : bool, default=False
+    rank : int, default=0
+        This process's index among the ``world_size`` processes of a data-parallel fit.
+    world_size : int, default=1
+        Processes sharing each batch (1: no sharing).
+    generator : torch.Generator, optional
+        Source of the permutations (and of a subclass's draws).
+
+    Examples
+    --------
+    >>> import torch
+    >>> data = TensorData(torch.arange(10.0).reshape(5, 2))
+    >>> [xi["x"][:, 0].tolist() for xi, _ in BatchIterator(data, 4)]
+    [[0.0, 2.0, 4.0, 6.0], [8.0]]
+    >>> shard = BatchIterator(data, 4, rank=1, world_size=2)
+    >>> [(xi["x"][:, 0].tolist(), xi["batch_share"].tolist()) for xi, _ in shard]
+    [([2.0, 6.0], [1.0, 1.0])]
     """
 
-    def __init__(self, dataset, batch_size, shuffle=False):
+    def __init__(self, dataset, batch_size, shuffle=False, rank=0, world_size=1,
+                 generator=None):
         self.dataset = dataset
         self.batch_size = len(dataset) if batch_size == -1 else int(batch_size)
         self.shuffle = shuffle
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank={rank} is not in [0, world_size={world_size}).")
+        self.rank = int(rank)
+        self.world_size = int(world_size)
+        self.generator = generator
 
     def __len__(self):
-        return math.ceil(len(self.dataset) / self.batch_size)
+        n, bs = len(self.dataset), self.batch_size
+        count = math.ceil(n / bs)
+        if self.world_size > 1 and count and n - (count - 1) * bs < self.world_size:
+            count -= 1  # the short last batch is skipped (see the class docstring)
+        return count
+
+    def permutation(self, n):
+        """A random order of ``n`` positions (a LongTensor on the data's device)."""
+        return torch.randperm(n, generator=self.generator).to(self.dataset.X.device)
 
     def batch_rows(self):
         """Yield each batch's row positions in the dataset (a LongTensor or a slice)."""
         n, bs = len(self.dataset), self.batch_size
-        device = self.dataset.X.device
         if self.shuffle:
-            order = torch.randperm(n).to(device)
+            order = self.permutation(n)
             for start in range(0, n, bs):
                 yield order[start:start + bs]
         else:
             for start in range(0, n, bs):
                 yield slice(start, start + bs)
 
+    def _shard(self, idx):
+        """This process's share of a batch's positions, and its ``batch_share``."""
+        if isinstance(idx, slice):
+            idx = torch.arange(idx.start, min(idx.stop, len(self.dataset)),
+                               device=self.dataset.X.device)
+        n_batch = len(idx)
+        if n_batch < self.world_size:
+            return None, None
+        mine = idx[self.rank::self.world_size]
+        share = torch.full((len(mine),), self.world_size * len(mine) / n_batch,
+                           device=self.dataset.X.device)
+        return mine, share
+
     def __iter__(self):
         data = self.dataset
         rows = data.rows
         for idx in self.batch_rows():
+            share = None
+            if self.world_size > 1:
+                idx, share = self._shard(idx)
+                if idx is None:
+                    continue
             if rows is not None:
                 idx = rows[idx]
             batch = {"x": data.X, "y": data.y, **data.extras}
@@ -211,6 +272,8 @@ class BatchIterator:
                 else:
                     # index_select: ~2x faster than t[idx] (advanced indexing) on CPU.
                     batch[name] = data.to_device(torch.index_select(t, 0, idx))
+            if share is not None:
+                batch["batch_share"] = data.to_device(share)
             yield batch, batch.get("y")
 
 
@@ -353,13 +416,23 @@ class VAENet(NeuralNet):
         ``'host'`` keeps them in (pinned, on CUDA) host memory and copies each batch
         with a non-blocking copy; ``'auto'`` keeps them on the host only when they
         would take more than half of the device's free memory.
+    world_size, rank : int, default=1, 0
+        A data-parallel fit over ``world_size`` processes (torch.distributed), of
+        which this is process ``rank``: each training batch is shared among the
+        processes (see :class:`BatchIterator`) and each epoch's losses are averaged
+        over them, so every process records the same history and early stopping
+        stops them together. The module must then be wrapped in
+        ``DistributedDataParallel`` while training (``skvae._train.data_parallel``).
+    seed : int, default=0
+        With ``world_size > 1``: seeds the batch order, the same in every process,
+        and (with the rank) each process's own random draws in training.
     **kwargs
         Passed on to :class:`skorch.NeuralNet`.
     """
 
     def __init__(self, module, *args, loss_weights=None, precision="32",
                  flush_denormal=True, data_placement="auto", criterion=torch.nn.Module,
-                 **kwargs):
+                 world_size=1, rank=0, seed=0, **kwargs):
         kwargs.setdefault("iterator_train", BatchIterator)
         kwargs.setdefault("iterator_valid", BatchIterator)
         kwargs.setdefault("iterator_train__shuffle", True)
@@ -368,6 +441,9 @@ class VAENet(NeuralNet):
         self.precision = precision
         self.flush_denormal = flush_denormal
         self.data_placement = data_placement
+        self.world_size = world_size
+        self.rank = rank
+        self.seed = seed
 
     def partial_fit(self, X, y=None, classes=None, **fit_params):
         """Train; unlike skorch's, a KeyboardInterrupt is raised again, not swallowed.
@@ -429,6 +505,30 @@ class VAENet(NeuralNet):
                           extras={k: v.to(self.device) for k, v in extras.items()})
 
     def get_iterator(self, dataset, training=False):
+        world_size = getattr(self, "world_size", 1)  # nets pickled before it existed
+        if isinstance(dataset, TensorData) and training and world_size > 1:
+            # A data-parallel fit: every process draws the same batches (one generator
+            # seeded alike) and takes its share of each. Each process's own draws in
+            # training (the reparameterisation noise) are seeded by its rank, so the
+            # processes do not repeat each other's noise. Seeds follow the epoch
+            # reached, so partial_fit calls continue with new orders.
+            if not (isinstance(self.iterator_train, type)
+                    and issubclass(self.iterator_train, BatchIterator)):
+                raise TypeError(
+                    f"iterator_train={self.iterator_train!r}: a data-parallel fit shares "
+                    "each batch among the processes, which skvae's BatchIterator (and its "
+                    "subclasses) do; subclass BatchIterator and override batch_rows()."
+                )
+            epoch = len(self.history)
+            batches, own = np.random.SeedSequence([self.seed, epoch]).generate_state(2)
+            torch.manual_seed(int(own) + self.rank)
+            kwargs = self.get_params_for("iterator_train")
+            kwargs.setdefault("batch_size", self.batch_size)
+            if kwargs["batch_size"] == -1:
+                kwargs["batch_size"] = len(dataset)
+            return self.iterator_train(
+                dataset, rank=self.rank, world_size=world_size,
+                generator=torch.Generator().manual_seed(int(batches)), **kwargs)
         if isinstance(dataset, TensorData):
             return super().get_iterator(dataset, training=training)
         # Anything else (a user's torch Dataset) goes through a plain DataLoader.
@@ -439,8 +539,8 @@ class VAENet(NeuralNet):
         # Batches already live on the device as tensors.
         if not isinstance(x, dict):
             x = {"x": x}
-        if "sample_weight" in x:  # read by get_loss, not by the module
-            x = {name: t for name, t in x.items() if name != "sample_weight"}
+        if any(name in x for name in _LOSS_INPUTS):  # read by get_loss, not the module
+            x = {name: t for name, t in x.items() if name not in _LOSS_INPUTS}
         if self.precision == "32":
             return self.module_(**x, **fit_params)
         if self.precision != "bf16-mixed":
@@ -451,15 +551,20 @@ class VAENet(NeuralNet):
 
     # -- loss ------------------------------------------------------------------
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        """The batch mean of the weighted terms, each row's times its ``sample_weight``."""
+        """The batch mean of the weighted terms, each row's times its ``sample_weight``.
+
+        A shard of a data-parallel batch has its mean times its ``batch_share``
+        (see :class:`BatchIterator`).
+        """
         row_weights = X.get("sample_weight") if isinstance(X, dict) else None
+        share = X.get("batch_share") if isinstance(X, dict) else None
         if row_weights is not None:
             y_pred = {name: term * row_weights for name, term in y_pred.items()}
         weights = self.loss_weights
         loss = sum(weights.get(name, 1.0) * term for name, term in y_pred.items())
         n = len(next(iter(y_pred.values())))
         self._accumulate(y_pred, n, training)
-        return loss.mean()
+        return loss.mean() if share is None else loss.mean() * share[0]
 
     def _accumulate(self, terms, n, training):
         sums = self._part_sums.setdefault(training, {})
@@ -474,6 +579,8 @@ class VAENet(NeuralNet):
 
     def on_epoch_end(self, net, **kwargs):
         super().on_epoch_end(net, **kwargs)
+        if getattr(self, "world_size", 1) > 1:
+            self._average_over_processes()
         epoch = len(self.history)
         for training, sums in self._part_sums.items():
             prefix = "train" if training else "valid"
@@ -487,6 +594,39 @@ class VAENet(NeuralNet):
                 f" at epoch {epoch}: training diverged. Lower learning_rate_init (e.g. by a "
                 "factor of 10), check the input scaling, or use a smaller beta."
             )
+
+    def _average_over_processes(self):
+        """Make this epoch's losses those of all processes together (one all_reduce).
+
+        Each process trained on its shard of every batch: a batch's loss becomes the
+        mean of the processes' (shares of the batch mean, so their mean is the
+        batch's loss) and its size the sum; validation losses (every process
+        validates on all held-out rows) are averaged; the loss parts' sums and
+        counts are summed. Every process then records the same numbers, so
+        callbacks such as early stopping decide the same everywhere.
+        """
+        import torch.distributed as dist
+
+        batches = self.history[-1]["batches"]
+        keys = [(i, key) for i, row in enumerate(batches)
+                for key in ("train_loss", "train_batch_size", "valid_loss") if key in row]
+        parts = [(training, name) for training in sorted(self._part_sums)
+                 for name in sorted(self._part_sums[training])]
+        values = ([float(batches[i][key]) for i, key in keys]
+                  + [float(self._part_sums[t][name]) for t, name in parts]
+                  + [float(self._part_counts[t]) for t in sorted(self._part_counts)])
+        device = torch.device(self.device) if dist.get_backend() == "nccl" else "cpu"
+        total = torch.tensor(values, dtype=torch.float64, device=device)
+        dist.all_reduce(total)
+        total = total.cpu().tolist()
+        for (i, key), value in zip(keys, total, strict=False):
+            batches[i][key] = value if key == "train_batch_size" else value / self.world_size
+        total = total[len(keys):]
+        for (training, name), value in zip(parts, total, strict=False):
+            self._part_sums[training][name] = value
+        for training, value in zip(sorted(self._part_counts), total[len(parts):],
+                                   strict=True):
+            self._part_counts[training] = value
 
     def initialize(self):
         self._part_sums, self._part_counts = {}, {}

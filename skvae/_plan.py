@@ -135,6 +135,11 @@ class FitPlan:
         A ``partial_fit`` call (one epoch, constant step size, no early stopping).
     callbacks : tuple
         The user's skorch callbacks (copied into each net).
+    world_size, rank : int
+        A data-parallel fit over ``world_size`` processes (torch.distributed, e.g.
+        launched by ``torchrun``), of which this is process ``rank``; ``1, 0`` for
+        a fit in one process. Each training batch of ``batch_size`` rows is shared
+        among the processes; only rank 0 is ``verbose``.
     """
 
     model: str
@@ -147,6 +152,8 @@ class FitPlan:
     verbose: int = 0
     partial: bool = False
     callbacks: tuple = field(default=(), repr=False)
+    world_size: int = 1
+    rank: int = 0
 
     @property
     def final(self):
@@ -159,7 +166,8 @@ class FitPlan:
                   else f", classes={len(d.classes)}, n_labelled={d.n_labelled}")
         names = [_callback_name(item) for item in self.callbacks]
         head = (f"FitPlan(model={self.model!r}, n_rows={d.n_rows}, n_features={d.n_features}"
-                f"{labels}, device={self.device!r}, precision={self.precision!r}, "
+                f"{labels}, device={self.device!r}, world_size={self.world_size}, "
+                f"rank={self.rank}, precision={self.precision!r}, "
                 f"data_placement={self.data_placement!r}, verbose={self.verbose}, "
                 f"partial={self.partial}, callbacks={names},")
         return "\n  ".join([head, *[repr(s) for s in self.stages]]) + ")"
@@ -196,6 +204,11 @@ def make_plan(estimator, X, targets, *, task, classes=None, partial=False, seed=
     device : str or None
         The device of the fitted net a ``partial_fit`` call continues (it stays there);
         None resolves the ``device`` hyperparameter.
+        In a process of a data-parallel fit (launched by ``torchrun``, or with a
+        torch.distributed process group initialised) the device is that process's
+        own (:func:`skvae._train.resolve_distributed`, which joins the group when
+        needed), the seed is rank 0's, and the data must have the same shape in
+        every process.
 
     Returns
     -------
@@ -210,7 +223,7 @@ def make_plan(estimator, X, targets, *, task, classes=None, partial=False, seed=
     >>> plan.model, plan.final.batch_size, plan.final.max_iter
     ('vae', 128, 100)
     """
-    from ._train import resolve_device, seed_from
+    from ._train import agree, resolve_distributed, seed_from
 
     params = estimator.get_params(deep=False)
     n_labelled = None if targets is None else int(np.sum(targets != UNLABELLED))
@@ -220,15 +233,23 @@ def make_plan(estimator, X, targets, *, task, classes=None, partial=False, seed=
     if model == "auto" and fitted is not None:
         model = fitted.model
     model = resolve_model(model, task, data, partial)
-    device = resolve_device(params["device"]) if device is None else device
+    device, world_size, rank = resolve_distributed(
+        params["device"] if device is None else device, fitted=device is not None)
     seed = seed_from(params["random_state"]) if seed is None else seed
+    if world_size > 1:
+        seed = agree(seed, data, device)
+        if data.n_rows < 2 * world_size:
+            raise ValueError(
+                f"A data-parallel fit over {world_size} processes needs at least "
+                f"{2 * world_size} rows (two per process); X has {data.n_rows}."
+            )
     recipe = MODELS[model]
     stages = recipe.stages(params, data, seed=seed, partial=partial)
     return FitPlan(
         model=model, recipe=recipe, data=data, stages=tuple(stages), device=device,
         precision=params["precision"], data_placement=params["data_placement"],
-        verbose=int(params["verbose"]), partial=partial,
-        callbacks=tuple(params["callbacks"] or ()),
+        verbose=int(params["verbose"]) if rank == 0 else 0, partial=partial,
+        callbacks=tuple(params["callbacks"] or ()), world_size=world_size, rank=rank,
     )
 
 

@@ -39,6 +39,8 @@ class LabelledTopUpIterator(BatchIterator):
     (targets other than -1), taken in turn from a shuffled pass over the labelled
     rows that starts again whenever it runs out: with few labels, each one is then
     seen many times per epoch. Reaches the net as skorch's ``iterator_train``.
+    In a data-parallel fit each process keeps its share of every topped-up batch, the
+    labelled rows included (see :class:`~skvae._net.BatchIterator`).
 
     Parameters
     ----------
@@ -48,6 +50,9 @@ class LabelledTopUpIterator(BatchIterator):
     shuffle : bool, default=True
     labelled_batch_size : int, default=0
         Labelled rows added to each batch (0: none, a plain :class:`BatchIterator`).
+    rank, world_size, generator
+        As for :class:`~skvae._net.BatchIterator` (the labelled rows are drawn from
+        ``generator`` too).
 
     Examples
     --------
@@ -59,8 +64,10 @@ class LabelledTopUpIterator(BatchIterator):
     [5, 5]
     """
 
-    def __init__(self, dataset, batch_size, shuffle=True, labelled_batch_size=0):
-        super().__init__(dataset, batch_size, shuffle)
+    def __init__(self, dataset, batch_size, shuffle=True, labelled_batch_size=0, rank=0,
+                 world_size=1, generator=None):
+        super().__init__(dataset, batch_size, shuffle, rank=rank, world_size=world_size,
+                         generator=generator)
         self.labelled_batch_size = int(labelled_batch_size or 0)
 
     def _labelled_stream(self, rows):
@@ -69,7 +76,7 @@ class LabelledTopUpIterator(BatchIterator):
         while True:
             if len(pool) < k:  # as many new passes as the next batch needs, at once
                 passes = math.ceil((k - len(pool)) / len(rows))
-                pool = torch.cat([pool, *(rows[torch.randperm(len(rows)).to(rows.device)]
+                pool = torch.cat([pool, *(rows[self.permutation(len(rows)).to(rows.device)]
                                           for _ in range(passes))])
             yield pool[:k]
             pool = pool[k:]
