@@ -59,9 +59,8 @@ def _run(cmd, timeout, env=None):
 
 
 def step_environment(device, tiny):
-    import torch
-
     import skorch
+    import torch
 
     name = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no CUDA"
     return "ok", (f"torch {torch.__version__}, skorch {skorch.__version__}, {name}, "
