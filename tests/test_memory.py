@@ -4,6 +4,7 @@ chunk still get a clear ValueError."""
 
 import hashlib
 import os
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -174,7 +175,13 @@ def test_h5py_dataset_trains_and_predicts(data, tmp_path):
         images = Rows(f["images"], scale=1 / 255)  # (n, 8, 8) uint8: rows of 64
         vae = VAETransformer(**FAST).fit(images)
         assert vae.transform(images).shape == (len(X), 2)
+        with pytest.raises(ValueError, match="features"):
+            vae.transform(f["X"][:, :10])
     assert _fingerprint(path) == before
+    # The fitted estimators keep no reference to the (now closed) file.
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(restored.predict(X), ref.predict(X))
+    assert pickle.loads(pickle.dumps(vae)).transform(X).shape == (len(X), 2)
 
 
 def test_zarr_array_trains(data):
