@@ -164,19 +164,29 @@ def disk_child(op, path, budget_mb, device, seed):
                       "fit_s": time.perf_counter() - t0, "budget": budget}))
 
 
-def measure_disk(op, path, n, budget_mb, device, seed):
-    out = subprocess.run(
-        [sys.executable, __file__, "--disk-child", op, str(path), str(budget_mb), "--device",
-         device, "--seed", str(seed)], capture_output=True, text=True, check=False)
+def run_child(args, what):
+    """Run this script with ``args`` in a fresh process; its JSON result."""
+    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True,
+                         check=False)
     if out.returncode:
-        raise RuntimeError(f"{op} on {path} failed:\n{out.stderr}")
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+        raise RuntimeError(f"{what} failed:\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def growth_row(op, n, device, seed, result, digits=2):
+    """The columns every measurement has: data size, baseline, peak and growth."""
     data_mb = n * N_FEATURES * 4 / 2**20
     growth = result["peak_mb"] - result["baseline_mb"]
     return {"device": device, "n_rows": n, "n_features": N_FEATURES, "op": op, "seed": seed,
             "data_mb": round(data_mb, 1), "baseline_mb": round(result["baseline_mb"], 1),
             "peak_mb": round(result["peak_mb"], 1), "growth_mb": round(growth, 1),
-            "growth_x_data": round(growth / data_mb, 3),
+            "growth_x_data": round(growth / data_mb, digits)}
+
+
+def measure_disk(op, path, n, budget_mb, device, seed):
+    result = run_child(["--disk-child", op, str(path), str(budget_mb), "--device", device,
+                        "--seed", str(seed)], f"{op} on {path}")
+    return {**growth_row(op, n, device, seed, result, digits=3),
             "budget_mb": round(budget_mb) if result["budget"] else None,
             "epoch_s": result["epoch_s"] and round(result["epoch_s"], 1),
             "fit_s": round(result["fit_s"], 1),
@@ -199,18 +209,9 @@ def disk_table(rows):
 
 
 def measure(op, n, device, seed):
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", op, str(n), "--device", device, "--seed",
-         str(seed)], capture_output=True, text=True, check=False)
-    if out.returncode:
-        raise RuntimeError(f"{op} on {n} rows failed:\n{out.stderr}")
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    data_mb = n * N_FEATURES * 4 / 2**20
-    growth = result["peak_mb"] - result["baseline_mb"]
-    return {"device": device, "n_rows": n, "n_features": N_FEATURES, "op": op, "seed": seed,
-            "data_mb": round(data_mb, 1), "baseline_mb": round(result["baseline_mb"], 1),
-            "peak_mb": round(result["peak_mb"], 1), "growth_mb": round(growth, 1),
-            "growth_x_data": round(growth / data_mb, 2),
+    result = run_child(["--child", op, str(n), "--device", device, "--seed", str(seed)],
+                       f"{op} on {n} rows")
+    return {**growth_row(op, n, device, seed, result),
             "cuda_peak_mb": result["cuda_peak_mb"] and round(result["cuda_peak_mb"], 1),
             "method": result["method"]}
 
