@@ -253,7 +253,10 @@ class Rows:
             return np.take(a, idx, axis=0)
         if hasattr(a, "oindex"):  # zarr: orthogonal selection along the rows
             return np.asarray(a.oindex[idx])
-        if _module(a) == "h5py":  # h5py: increasing indices only
+        if _module(a) == "h5py" and a.chunks is None:
+            # h5py: increasing indices only. On a contiguous dataset one selection of the
+            # rows was measured fastest (4 ms for 256 rows of 784 float32, 9 ms by runs);
+            # on a chunked one, reading by runs (13 ms, 26 ms by selection).
             return np.asarray(a[idx])
         # Anything else that slices by rows: one read per run of consecutive rows.
         breaks = np.flatnonzero(np.diff(idx) != 1) + 1

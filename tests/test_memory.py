@@ -162,6 +162,7 @@ def test_h5py_dataset_trains_and_predicts(data, tmp_path):
         f.create_dataset("images", data=np.round(X * 255).astype(np.uint8).reshape(-1, 8, 8),
                          chunks=(16, 8, 8))
         f.create_dataset("X", data=X, chunks=(32, 64))
+        f.create_dataset("contiguous", data=X)  # read by one selection per batch
     before = _fingerprint(path)
     with h5py.File(path, "r") as f:
         ref = VAEClassifier(**FAST).fit(X, y)
@@ -177,6 +178,9 @@ def test_h5py_dataset_trains_and_predicts(data, tmp_path):
         assert vae.transform(images).shape == (len(X), 2)
         with pytest.raises(ValueError, match="features"):
             vae.transform(f["X"][:, :10])
+        flat = VAETransformer(**FAST).fit(f["contiguous"])
+        assert flat.loss_curve_ == pytest.approx(VAETransformer(**FAST).fit(X).loss_curve_,
+                                                 rel=1e-5)
     assert _fingerprint(path) == before
     # The fitted estimators keep no reference to the (now closed) file.
     restored = pickle.loads(pickle.dumps(clf))
