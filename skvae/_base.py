@@ -180,10 +180,10 @@ class BaseVAE(BaseEstimator):
         The answer dtype follows the stored one as for arrays in memory: float32 for
         float32, float64 for anything else.
         """
-        if len(rows) < 1:
+        if min(rows.shape) < 1:
             raise ValueError(
-                f"Found array with 0 sample(s) (shape={rows.shape}) while a minimum of 1 "
-                "is required."
+                f"X on disk has shape {rows.shape} (rows, features); at least one row and "
+                "one feature are required."
             )
         # n_features_in_ (and the absence of feature names) without loading X.
         validate_data(self, rows, reset=reset, skip_check_array=True)

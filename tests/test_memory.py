@@ -253,6 +253,12 @@ def test_text_on_disk_is_refused():
         VAETransformer(**FAST).fit(Rows(np.array([["a", "b"]] * 4)))
 
 
+@pytest.mark.parametrize("shape", [(0, 4), (4, 0)])
+def test_empty_data_on_disk_is_refused(shape):
+    with pytest.raises(ValueError, match="at least one row and one feature"):
+        VAETransformer(**FAST).fit(Rows(np.zeros(shape, np.float32)))
+
+
 # -- Rows itself -------------------------------------------------------------------------
 def test_rows_reads_any_order_once_per_row():
     stored = np.arange(24, dtype=np.uint8).reshape(4, 3, 2)
