@@ -135,6 +135,10 @@ def test_memmap_gives_the_same_model_and_answers(data, tmp_path):
     np.testing.assert_allclose(vae.score_samples(mapped), ref.score_samples(X), rtol=1e-4)
     vae.partial_fit(mapped)
     assert vae.n_iter_ == FAST["max_iter"] + 1
+    weights = np.r_[np.ones(200), np.full(200, 2.0)]
+    weighted = VAETransformer(**FAST).fit(mapped, sample_weight=weights)
+    assert weighted.loss_curve_ == pytest.approx(
+        VAETransformer(**FAST).fit(X, sample_weight=weights).loss_curve_, rel=1e-5)
     del mapped
     assert _fingerprint(path) == before
 
