@@ -201,6 +201,33 @@ def test_zarr_array_trains(data):
     np.testing.assert_allclose(vae.transform(z), ref.transform(X), rtol=1e-4, atol=1e-5)
 
 
+class OrthogonalOnly(SliceOnly):
+    """zarr's interface for a set of rows: ``array.oindex[rows]`` (rows increasing)."""
+
+    @property
+    def oindex(self):
+        outer = self
+
+        class Index:
+            def __getitem__(self, rows):
+                assert np.all(np.diff(rows) > 0)
+                outer.reads.append(("oindex", len(rows)))
+                return outer._array[rows]
+
+        return Index()
+
+
+def test_arrays_with_orthogonal_indexing_read_a_batch_at_once(data):
+    # What skvae asks of a zarr array, checked without zarr installed.
+    X, _ = data
+    z = OrthogonalOnly(X)
+    vae = VAETransformer(**FAST).fit(Rows(z))
+    assert vae.loss_curve_ == pytest.approx(VAETransformer(**FAST).fit(X).loss_curve_,
+                                            rel=1e-5)
+    batches = [n for kind, n in z.reads if kind == "oindex"]
+    assert len(batches) == 2 * 13 and sum(batches) == 2 * len(X)
+
+
 def test_any_row_sliceable_array_is_read_in_increasing_runs(data):
     X, y = data
     sliced = SliceOnly(X)
