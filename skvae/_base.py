@@ -28,6 +28,7 @@ from ._compat import Interval, InvalidParameterError, StrOptions, validate_param
 from ._net import DATA_PLACEMENTS, PRECISIONS, RandomSplit
 from ._plan import check_same_structure, make_plan
 from ._progress import logger
+from ._rows import Rows, as_rows
 from ._train import configure, new_net, resolve_device, seeded, train
 from .nn import ARCHITECTURES, LIKELIHOODS
 
@@ -144,8 +145,13 @@ class BaseVAE(BaseEstimator):
 
         float32 C-contiguous input is neither copied nor written. ``strict`` (fit,
         score_samples) refuses X outside the likelihood's support; otherwise
-        (transform, predict) values outside it are clipped to it.
+        (transform, predict) values outside it are clipped to it. X on disk (a
+        :class:`~skvae.Rows`, ``np.memmap``, ``h5py`` or ``zarr`` array) is checked
+        chunk by chunk and returned as a :class:`~skvae.Rows`, read batch by batch.
         """
+        rows = as_rows(X)
+        if rows is not None:
+            return self._validate_rows(rows, reset, strict)
         try:
             X = validate_data(
                 self, X, reset=reset, dtype=[np.float64, np.float32], ensure_min_samples=1
@@ -169,6 +175,43 @@ class BaseVAE(BaseEstimator):
         X = likelihood.check_input(X) if strict else likelihood.clip_input(X)
         return X, X.dtype
 
+    def _validate_rows(self, rows, reset, strict):
+        """:meth:`_validate_X` for X on disk: one pass over its chunks, nothing loaded.
+
+        The answer dtype follows the stored one as for arrays in memory: float32 for
+        float32, float64 for anything else.
+        """
+        if min(rows.shape) < 1:
+            raise ValueError(
+                f"X on disk has shape {rows.shape} (rows, features); at least one row and "
+                "one feature are required."
+            )
+        # n_features_in_ (and the absence of feature names) without loading X.
+        validate_data(self, rows, reset=reset, skip_check_array=True)
+        likelihood = (LIKELIHOODS[self.likelihood] if reset
+                      else type(self.net_.module_.likelihood))
+        support = likelihood.support
+        far = 0.0 if support is None else likelihood.far * (support[1] - support[0])
+        stats = rows.scan(support, count_outside=not strict, far=far)
+        dtype = np.dtype(np.float32 if rows.source_dtype == np.float32 else np.float64)
+        if support is None or stats["size"] == 0:
+            return rows, dtype
+        low, high = support
+        lo, hi = stats["min"], stats["max"]
+        if strict:
+            try:  # the likelihood's own check, on X's range
+                likelihood.check_input(np.array([[lo, hi]]))
+            except ValueError as exc:
+                raise ValueError(
+                    f"{exc} For X on disk, skvae.Rows(X, scale=1/255) scales uint8 "
+                    "pixels as they are read."
+                ) from None
+        elif stats["n_far"] > likelihood.far_share * stats["size"]:
+            likelihood.warn_outside(stats["n_outside"], stats["n_far"], stats["size"])
+        if lo < low or hi > high:
+            rows = rows.clipped(low, high)
+        return rows, dtype
+
     def _validate_targets(self, y, reset, classes=None):
         """Encoded targets and the class labels (None, None without labels)."""
         return None, None
@@ -190,11 +233,13 @@ class BaseVAE(BaseEstimator):
         # 1. Validate the data and settings.
         self._check_callbacks()
         continuing = partial and hasattr(self, "net_")
-        X, _ = self._validate_X(X, reset=not continuing, strict=True)
+        X, dtype = self._validate_X(X, reset=not continuing, strict=True)
         targets, classes = self._validate_targets(y, reset=not continuing, classes=classes)
         weights = check_sample_weight(sample_weight, len(X))
-        # float32 input is used as it is (no copy); float64 is cast once for the net.
-        X32 = np.ascontiguousarray(X, dtype=np.float32)
+        if isinstance(X, Rows):  # on disk: read batch by batch (a float32 memmap: in place)
+            X32 = X.array if X.is_plain else X
+        else:  # float32 input is used as it is (no copy); float64 is cast once for the net.
+            X32 = np.ascontiguousarray(X, dtype=np.float32)
         # 2. Plan: every 'auto' resolved, by the model's recipe.
         plan = make_plan(self, X32, targets, task=self._task, classes=classes,
                          partial=partial,
@@ -228,7 +273,7 @@ class BaseVAE(BaseEstimator):
         # 4. Train the last stage.
         train(net, inputs, targets, plan.final, plan, start=start)
         # 5. Success: set every fitted attribute at once.
-        self._dtype_ = X.dtype if not continuing else self._dtype_
+        self._dtype_ = dtype if not continuing else self._dtype_
         self._set_fitted(plan, net, X32, targets, first=not continuing)
         return self
 

@@ -19,6 +19,7 @@ from sklearn.utils.validation import check_consistent_length, column_or_1d
 from ._base import LEARNING_RATES, BaseVAE
 from ._compat import Interval, StrOptions, _fit_context
 from ._docs import fill
+from ._rows import Rows, is_file_backed
 from .models import UNLABELLED
 from .nn import ARCHITECTURES
 
@@ -401,7 +402,12 @@ class VAEClassifier(
         codes = targets.copy()
         unlabelled = codes == UNLABELLED
         if unlabelled.any():
-            codes[unlabelled] = self._run("classify", X32[unlabelled]).argmax(dim=1).numpy()
+            if isinstance(X32, Rows) or is_file_backed(X32):
+                # On disk: classify every row batch by batch, no in-memory copy of X.
+                best = self._run("classify", X32).argmax(dim=1).numpy()[unlabelled]
+            else:
+                best = self._run("classify", X32[unlabelled]).argmax(dim=1).numpy()
+            codes[unlabelled] = best
         self.transduction_ = self.classes_[codes]
 
     @_fit_context(prefer_skip_nested_validation=True)

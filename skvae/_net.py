@@ -22,6 +22,8 @@ import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 
+from ._rows import Rows, is_file_backed
+
 __all__ = ["VAENet", "TensorData", "BatchIterator", "RandomSplit", "WeightWarmup", "PRECISIONS",
            "DATA_PLACEMENTS"]
 
@@ -99,6 +101,58 @@ def as_tensor(data):
     if isinstance(data, np.ndarray) and not data.flags.writeable:
         return torch.from_numpy(np.asarray(_WritableAlias(data)))
     return torch.as_tensor(data)
+
+
+class RowsTensor:
+    """A :class:`skvae.Rows` that batch iterators index like a CPU tensor.
+
+    :class:`BatchIterator` takes a batch as ``X[start:stop]`` or
+    ``torch.index_select(X, 0, idx)``; here each reads just those rows from the array
+    on disk (``index_select`` through torch's ``__torch_function__`` protocol), in
+    increasing order, and returns them as a float32 tensor in the order asked for.
+    Nothing else of the tensor interface is offered: the rows are never loaded whole.
+
+    Parameters
+    ----------
+    rows : skvae.Rows
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skvae import Rows
+    >>> X = RowsTensor(Rows(np.arange(6, dtype=np.uint8).reshape(3, 2)))
+    >>> torch.index_select(X, 0, torch.tensor([2, 0]))
+    tensor([[4., 5.],
+            [0., 1.]])
+    """
+
+    device = torch.device("cpu")
+    dtype = torch.float32
+
+    def __init__(self, rows):
+        self.rows = rows
+
+    @property
+    def shape(self):
+        return torch.Size(self.rows.shape)
+
+    def __len__(self):
+        return len(self.rows)
+
+    def __getitem__(self, key):
+        if isinstance(key, torch.Tensor):
+            key = key.cpu().numpy()
+        return as_tensor(self.rows[key])
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        kwargs = dict(kwargs or {})
+        if func is torch.index_select:
+            names = ("input", "dim", "index")
+            bound = dict(zip(names, args, strict=False)) | kwargs
+            if bound.get("dim") == 0 and isinstance(bound.get("input"), cls):
+                return bound["input"][bound["index"]]
+        return NotImplemented
 
 
 class TensorData(torch.utils.data.Dataset):
@@ -493,11 +547,18 @@ class VAENet(NeuralNet):
         if isinstance(X, dict):
             extras = {k: as_tensor(v) for k, v in X.items() if k != "x"}
             X = X["x"]
+        if isinstance(X, Rows):
+            # On disk: each batch is read on the host as it is needed, then moved.
+            on_cpu = torch.device(self.device).type == "cpu"
+            return TensorData(RowsTensor(X), None if y is None else as_tensor(y),
+                              device=None if on_cpu else self.device, extras=extras)
+        mapped = is_file_backed(X)  # a float32 memmap, used in place
         X, y = as_tensor(X), None if y is None else as_tensor(y)
         nbytes = X.nelement() * X.element_size()
         if self.keeps_data_on_host(nbytes):
             if torch.device(self.device).type == "cuda":
-                X = X.pin_memory()
+                # (Pinning a memmap would copy the whole file into memory.)
+                X = X if mapped else X.pin_memory()
                 y = None if y is None else y.pin_memory()
                 extras = {k: v.pin_memory() for k, v in extras.items()}
             return TensorData(X, y, device=self.device, extras=extras)

@@ -153,18 +153,28 @@ class Likelihood(nn.Module):
         if lo < low - margin or hi > high + margin:
             n_far = _n_outside(X, low - margin, high + margin)
             if n_far > cls.far_share * X.size:
-                n_out = _n_outside(X, low, high)
-                warnings.warn(
-                    f"{n_out} of {X.size} values of X lie outside [{low:g}, {high:g}], "
-                    f"{n_far} ({n_far / X.size:.1%}) of them by more than {margin:g}: X "
-                    f"looks scaled unlike the data this likelihood={cls.name!r} model was "
-                    f"fitted on. They are clipped to [{low:g}, {high:g}], which changes them; "
-                    f"scale X to [{low:g}, {high:g}] as for fit (divide pixel values by "
-                    "their maximum, e.g. 255, or reuse the MinMaxScaler fitted on the "
-                    "training data).",
-                    UserWarning, stacklevel=_caller_level(),
-                )
+                cls.warn_outside(_n_outside(X, low, high), n_far, X.size)
         return np.clip(X, low, high)
+
+    @classmethod
+    def warn_outside(cls, n_out, n_far, size):
+        """The warning of :meth:`clip_input`: ``n_far`` of ``size`` values lie far outside.
+
+        Apart so that data read in chunks (:class:`skvae.Rows`) get the same warning from
+        their counts.
+        """
+        low, high = cls.support
+        margin = cls.far * (high - low)
+        warnings.warn(
+            f"{n_out} of {size} values of X lie outside [{low:g}, {high:g}], "
+            f"{n_far} ({n_far / size:.1%}) of them by more than {margin:g}: X "
+            f"looks scaled unlike the data this likelihood={cls.name!r} model was "
+            f"fitted on. They are clipped to [{low:g}, {high:g}], which changes them; "
+            f"scale X to [{low:g}, {high:g}] as for fit (divide pixel values by "
+            "their maximum, e.g. 255, or reuse the MinMaxScaler fitted on the "
+            "training data).",
+            UserWarning, stacklevel=_caller_level(),
+        )
 
 
 class BernoulliLikelihood(Likelihood):
