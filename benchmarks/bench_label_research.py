@@ -26,6 +26,13 @@ Methods (``--methods``; ``NAME:key=value,...`` overrides a recipe's settings):
 * ``m1lpm2``: as ``lpm2`` but the pseudo-labels come from LabelSpreading in an
   unsupervised VAE's (M1's) code space, fitted first (``m1_steps``).
 
+Measured (digits, 5 draws; see the session report): the best recipe,
+``lpm2:steps=1500,marg=0,pert=noise,sigma=0.2,cons=3,pl=1,warm=750`` (``lsk=10`` the same
+within noise), reaches LabelSpreading(knn) but does not beat it (paired median -0.2 to
+-0.5 points at 50/100/250 labels), is within 0.4 points of SVC with every label, and takes
+15-20 s of CPU per fit. VAE-made perturbations (decoder reconstructions, latent noise) and
+VAT, EMA weights, repeated relabelling and entropy minimisation did not help.
+
 Usage (from the worktree root)::
 
     OMP_NUM_THREADS=1 PYTHONPATH=$PWD python benchmarks/bench_label_research.py \\
