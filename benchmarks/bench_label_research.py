@@ -9,7 +9,7 @@ pseudo-labels, in the code space of a VAE, that train q(y|x).
 Draws: for seed s the digits split is ``load_digits_split(s)`` and the labelled rows are
 ``draw_labelled(y_train, n, s)``, exactly as benchmarks/bench_semisupervised.py, so the
 rows pair with benchmarks/results/semisupervised.csv. The baselines are recomputed here on
-the same draws. Rows are appended to /work/scratch/label_research.csv (``--csv``).
+the same draws. Rows are appended to benchmarks/results/label_research.csv (``--csv``).
 
 Methods (``--methods``; ``NAME:key=value,...`` overrides a recipe's settings):
 
@@ -406,7 +406,8 @@ def main():
     p.add_argument("--labels", type=int, nargs="+", default=[50, 100, 250, 1257])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     p.add_argument("--methods", nargs="+", default=["svc", "ls", "lpm2"])
-    p.add_argument("--csv", type=Path, default=Path("/work/scratch/label_research.csv"))
+    p.add_argument("--csv", type=Path,
+                   default=Path(__file__).parent / "results" / "label_research.csv")
     p.add_argument("--note", default="")
     p.add_argument("--report-only", action="store_true",
                    help="run nothing: print the table of the --csv rows (--note filters)")
