@@ -206,7 +206,7 @@ def make_plan(estimator, X, targets, *, task, classes=None, partial=False, seed=
         None resolves the ``device`` hyperparameter.
         In a process of a data-parallel fit (launched by ``torchrun``, or with a
         torch.distributed process group initialised) the device is that process's
-        own (:func:`skvae._train.resolve_distributed`, which joins the group when
+        own (``skvae._train.resolve_distributed``, which joins the group when
         needed), the seed is rank 0's, and the data must have the same shape in
         every process.
 

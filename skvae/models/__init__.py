@@ -168,7 +168,7 @@ class Recipe:
         return plan.final.n_components
 
     def log_marginal(self, module, x, eps):
-        """Per-row estimate of what :attr:`score` says, with draws ``eps``."""
+        """Per-row estimate of what the recipe's ``score`` says, with draws ``eps``."""
         return module.log_marginal(x, eps)
 
     def __repr__(self):

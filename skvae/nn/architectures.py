@@ -203,7 +203,7 @@ class CustomArchitecture(Architecture):
         (``n_inputs`` is ``n_components``, plus the number of classes for
         ``VAEClassifier``). A module is deep-copied; a callable is called as
         ``decoder(n_inputs, n_features)``. Its output width is checked when it is
-        built (see :func:`~skvae.nn.modules.check_decoder`).
+        built (see :func:`~skvae.nn.check_decoder`).
 
     Examples
     --------
