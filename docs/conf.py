@@ -104,6 +104,9 @@ sphinx_gallery_conf = {
     # DataTables loaded from CDNs (offline they show nothing and leak requests).
     "write_computation_times": False,
     "show_memory": False,
+    # Examples run side by side, one per core (each trains on one torch thread): the
+    # slowest, plot_semi_supervised.py (three default fits), then sets the build's length.
+    "parallel": 2,
 }
 
 # Examples print through skorch/torch; keep the build log quiet about CPU-only torch.
