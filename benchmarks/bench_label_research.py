@@ -55,7 +55,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import draw_labelled, load_digits_split, load_fashion  # noqa: E402
+from skvae._experiment import (  # noqa: E402
+    draw_labelled,
+    load_digits_split,
+    load_fashion_mnist_split,
+)
 
 # Recipe settings (one setting for all data sizes).
 DEFAULTS = dict(
@@ -102,7 +106,7 @@ def load(dataset, seed, n_train):
         X_tr, X_te, y_tr, y_te = load_digits_split(seed)
     else:
         # Fashion-MNIST: a fixed training subset (seed 0) and the official 10k test set.
-        X_tr, X_te, y_tr, y_te = load_fashion(n_train, None, 0)
+        X_tr, X_te, y_tr, y_te = load_fashion_mnist_split(n_train, None, 0)
     return (np.asarray(X_tr, np.float32), np.asarray(X_te, np.float32),
             np.asarray(y_tr), np.asarray(y_te))
 
@@ -126,7 +130,7 @@ def fit_ls(X, y_semi, X_te, cfg):
 
 def mlp(sizes, act):
     layers = []
-    for a, b in zip(sizes[:-1], sizes[1:]):
+    for a, b in zip(sizes[:-1], sizes[1:], strict=True):
         layers += [nn.Linear(a, b), nn.ReLU() if act == "relu" else nn.Softplus()]
     return nn.Sequential(*layers)
 
@@ -278,7 +282,7 @@ def fit_m2(X, y_semi, X_te, cfg, seed, pseudo=None):
         if ema is not None:
             with torch.no_grad():
                 dec = min(cfg["ema"], (step + 1) / (step + 10))
-                for pe, pm in zip(ema.parameters(), model.parameters()):
+                for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
                     pe.mul_(dec).add_(pm, alpha=1 - dec)
     final = ema if ema is not None else model
     final.eval()
@@ -445,13 +449,14 @@ def main():
                 secs, cpu = time.perf_counter() - t0, time.process_time() - c0
                 acc = float((pred == y_te).mean())
                 row = dict(dataset=args.dataset, n_train=len(y), n_labelled=n_lab, method=spec,
-                           seed=seed, accuracy=round(acc, 4), fit_s=round(secs, 1), cpu_s=round(cpu, 1),
+                           seed=seed, accuracy=round(acc, 4), fit_s=round(secs, 1),
+                           cpu_s=round(cpu, 1),
                            settings=";".join(f"{a}={b}" for a, b in over.items()),
                            date=time.strftime("%Y-%m-%d %H:%M"), command=command,
                            note=args.note)
                 rows.append(row)
-                print(f"seed {seed} labels {n_lab:5d} {spec:40s} acc {acc:.4f}  {secs:6.1f} s ({cpu:.1f} s CPU)",
-                      flush=True)
+                print(f"seed {seed} labels {n_lab:5d} {spec:40s} acc {acc:.4f}  "
+                      f"{secs:6.1f} s ({cpu:.1f} s CPU)", flush=True)
                 args.csv.parent.mkdir(parents=True, exist_ok=True)
                 new = not args.csv.exists()
                 with open(args.csv, "a", newline="") as f:
@@ -469,7 +474,8 @@ def report(rows):
     cpus = {(r["method"], r["n_labelled"], r["seed"]): r.get("cpu_s") for r in rows}
     methods = list(dict.fromkeys(r["method"] for r in rows))
     labels = sorted({r["n_labelled"] for r in rows})
-    print("\n| method | labels | median (min-max) | vs LS (paired median) | vs SVC | fit s wall (median, max) | CPU s (median, max) |")
+    print("\n| method | labels | median (min-max) | vs LS (paired median) | vs SVC "
+          "| fit s wall (median, max) | CPU s (median, max) |")
     print("|---|---|---|---|---|---|---|")
     for m in methods:
         for n in labels:
@@ -480,7 +486,7 @@ def report(rows):
             t = [secs[m, n, s] for s in seeds]
             c = [cpus[m, n, s] for s in seeds]
 
-            def diff(base):
+            def diff(base, m=m, n=n, seeds=seeds):
                 d = [acc[m, n, s] - acc[base, n, s] for s in seeds if (base, n, s) in acc]
                 return f"{statistics.median(d):+.4f}" if d else ""
 

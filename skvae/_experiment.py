@@ -10,10 +10,11 @@ keep their labels, which training subset, and how a fit is timed. ``skvae compar
 ``benchmarks/`` both call it, so a CLI run and a benchmark row with the same seed draw
 the same labelled rows.
 
-The draws are fixed on purpose: :func:`~skvae._experiment.load_digits_split`, :func:`~skvae._experiment.load_fashion_mnist_split`
-and :func:`~skvae._experiment.draw_labelled` return, seed for seed, the rows the benchmark scripts drew before
-this module existed, so old rows of ``benchmarks/results/*.csv`` stay comparable with new
-ones.
+The draws are fixed on purpose: :func:`~skvae._experiment.load_digits_split`,
+:func:`~skvae._experiment.load_fashion_mnist_split` and
+:func:`~skvae._experiment.draw_labelled` return, seed for seed, the rows the benchmark
+scripts drew before this module existed, so old rows of ``benchmarks/results/*.csv`` stay
+comparable with new ones.
 
 numpy, scikit-learn and torch are imported inside the functions, never at import time:
 the ``skvae`` command imports this module before it parses its arguments and installs its
@@ -220,7 +221,8 @@ def hide_labels(y, n_labels, random_state=0):
         Integer class labels, all known.
     n_labels : int
         How many labels to keep, from 1 to ``n_samples``. They are drawn by
-        :func:`~skvae._experiment.draw_labelled`: without replacement, each class keeping about its share.
+        :func:`~skvae._experiment.draw_labelled`: without replacement, each class
+        keeping about its share.
     random_state : int, default=0
         Seeds the draw.
 
@@ -259,10 +261,11 @@ def hide_labels(y, n_labels, random_state=0):
 def load_dataset(name, n_train=None, random_state=0):
     """A dataset as the ``skvae compare`` command uses it, checked before any training.
 
-    ``digits``: :func:`~skvae._experiment.load_digits_split`. ``fashion-mnist``: the official 60k/10k split
-    of :func:`~skvae._experiment.load_fashion_mnist_split` (its local files must hold 28x28 images). With
-    ``n_train``, a stratified subset (:func:`~skvae._experiment.draw_labelled`, kept in file order) of that
-    many training rows.
+    ``digits``: :func:`~skvae._experiment.load_digits_split`. ``fashion-mnist``: the
+    official 60k/10k split of :func:`~skvae._experiment.load_fashion_mnist_split` (its local
+    files must hold 28x28 images). With ``n_train``, a stratified subset
+    (:func:`~skvae._experiment.draw_labelled`, kept in file order) of that many training
+    rows.
 
     Parameters
     ----------
