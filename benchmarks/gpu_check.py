@@ -55,7 +55,7 @@ def _run(cmd, timeout, env=None):
     except subprocess.TimeoutExpired:
         return False, f"timed out after {timeout} s"
     text = (out.stdout + out.stderr).strip().splitlines()
-    return out.returncode == 0, " / ".join(text[-3:])[-300:]
+    return out.returncode == 0, " / ".join(" ".join(line.split()) for line in text[-3:])[-300:]
 
 
 def step_environment(device, tiny):
