@@ -24,12 +24,14 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from skorch.callbacks import Callback
 
+from ._batches import RandomSplit
 from ._compat import Interval, InvalidParameterError, StrOptions, validate_parameter_constraints
-from ._net import DATA_PLACEMENTS, PRECISIONS, RandomSplit
+from ._devices import resolve_device
+from ._net import DATA_PLACEMENTS, PRECISIONS
 from ._plan import check_same_structure, make_plan
 from ._progress import logger
 from ._rows import Rows, as_rows
-from ._train import configure, new_net, resolve_device, seeded, train
+from ._train import configure, new_net, seeded, train
 from .nn import ARCHITECTURES, LIKELIHOODS
 
 __all__ = ["BaseVAE", "resolve_device"]

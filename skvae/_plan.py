@@ -206,7 +206,7 @@ def make_plan(estimator, X, targets, *, task, classes=None, partial=False, seed=
         None resolves the ``device`` hyperparameter.
         In a process of a data-parallel fit (launched by ``torchrun``, or with a
         torch.distributed process group initialised) the device is that process's
-        own (``skvae._train.resolve_distributed``, which joins the group when
+        own (``skvae._devices.resolve_distributed``, which joins the group when
         needed), the seed is rank 0's, and the data must have the same shape in
         every process.
 
@@ -223,7 +223,8 @@ def make_plan(estimator, X, targets, *, task, classes=None, partial=False, seed=
     >>> plan.model, plan.final.batch_size, plan.final.max_iter
     ('vae', 128, 100)
     """
-    from ._train import agree, resolve_distributed, seed_from
+    from ._devices import agree, resolve_distributed
+    from ._train import seed_from
 
     params = estimator.get_params(deep=False)
     n_labelled = None if targets is None else int(np.sum(targets != UNLABELLED))

@@ -342,7 +342,7 @@ def _one_line(exc):
 
 def _compare(args, log):
     log(f"skvae compare: loading {args.dataset} ...")
-    from ._base import resolve_device
+    from ._devices import resolve_device
 
     resolve_device(args.device)  # an unknown or absent device fails before any training
     plot = _check_plot_path(args.plot, labels=args.labels) if args.plot else None

@@ -216,7 +216,7 @@ def test_labelled_batch_size_tops_up_batches():
     """Every training batch gains the labelled rows, cycling through all of them."""
     import torch
 
-    from skvae._net import BatchIterator, TensorData
+    from skvae._batches import BatchIterator, TensorData
     from skvae.models import LabelledTopUpIterator
 
     y = torch.full((50,), -1)

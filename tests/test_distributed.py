@@ -21,9 +21,15 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from skvae import VAEClassifier, VAETransformer
-from skvae._net import BatchIterator, TensorData, VAENet
+from skvae._batches import BatchIterator, TensorData
+from skvae._devices import (
+    data_parallel,
+    distributed_env,
+    resolve_distributed,
+    share_buffers,
+)
+from skvae._net import VAENet
 from skvae._plan import make_plan
-from skvae._train import data_parallel, distributed_env, resolve_distributed, share_buffers
 from skvae.models import LabelledTopUpIterator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,9 +122,9 @@ def test_torchrun_variables_make_a_distributed_run(monkeypatch):
 
 
 def test_device_that_contradicts_local_rank_is_a_clear_error(monkeypatch):
-    import skvae._train as train
+    import skvae._devices as devices
 
-    monkeypatch.setattr(train, "distributed_env", lambda: (2, 0, 0))
+    monkeypatch.setattr(devices, "distributed_env", lambda: (2, 0, 0))
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     with pytest.raises(ValueError, match="contradicts LOCAL_RANK=0"):

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from skvae import Rows, VAEClassifier, VAETransformer
-from skvae._net import RowsTensor
+from skvae._batches import RowsTensor
 
 FAST = {"n_components": 2, "hidden_layer_sizes": (16,), "max_iter": 2, "batch_size": 32,
         "device": "cpu", "random_state": 0}

@@ -6,7 +6,8 @@ import torch
 from skorch.callbacks import Callback
 
 from skvae import VAETransformer
-from skvae._net import BatchIterator, RandomSplit, TensorData, VAENet, flush_denormal
+from skvae._batches import BatchIterator, RandomSplit, TensorData
+from skvae._net import VAENet, flush_denormal
 
 
 def small(**kw):

@@ -352,7 +352,7 @@ def test_grid_search_passes_sample_weight_on(data, routing):
 
 # -- devices and small conventions ---------------------------------------------------
 def test_mps_device(monkeypatch):
-    from skvae._train import resolve_device
+    from skvae._devices import resolve_device
 
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
     with pytest.raises(ValueError, match="MPS backend is not available"):

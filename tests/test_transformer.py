@@ -320,7 +320,7 @@ def test_best_loss_and_validation_scores(digits):
 
 
 def test_host_data_path_gives_the_same_model(digits, monkeypatch):
-    from skvae._net import TensorData
+    from skvae._batches import TensorData
 
     X = digits[0]
     moved = []

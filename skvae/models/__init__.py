@@ -11,6 +11,8 @@ call to :func:`register` from user code); the estimators do not change.
 
 import math
 
+import numpy as np
+
 from ..nn import check_image_shape, make_architecture
 from ._labels import UNLABELLED, LabelledTopUpIterator
 
@@ -54,8 +56,6 @@ def hidden_sizes(hidden_layer_sizes):
     >>> hidden_sizes(256), hidden_sizes([64, 32]), hidden_sizes(())
     ((256,), (64, 32), ())
     """
-    import numpy as np
-
     value = hidden_layer_sizes
     if isinstance(value, int | np.integer) and not isinstance(value, bool):
         value = (value,)
@@ -215,6 +215,4 @@ def resolve_model(model, task, data, partial):
     return model
 
 
-from . import m2, stacked, vae  # noqa: E402  (the built-in recipes register themselves)
-
-del m2, stacked, vae
+from . import m2, stacked, vae  # noqa: E402, F401  (the built-in recipes register themselves)

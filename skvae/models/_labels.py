@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from .._net import BatchIterator
+from .._batches import BatchIterator
 
 __all__ = ["UNLABELLED", "LabelledTopUpIterator", "labelled_top_up"]
 
@@ -40,24 +40,24 @@ class LabelledTopUpIterator(BatchIterator):
     rows that starts again whenever it runs out: with few labels, each one is then
     seen many times per epoch. Reaches the net as skorch's ``iterator_train``.
     In a data-parallel fit each process keeps its share of every topped-up batch, the
-    labelled rows included (see :class:`~skvae._net.BatchIterator`).
+    labelled rows included (see :class:`~skvae._batches.BatchIterator`).
 
     Parameters
     ----------
-    dataset : skvae._net.TensorData
+    dataset : skvae._batches.TensorData
         Rows with targets, -1 marking an unlabelled row.
     batch_size : int
     shuffle : bool, default=True
     labelled_batch_size : int, default=0
         Labelled rows added to each batch (0: none, a plain :class:`BatchIterator`).
     rank, world_size, generator
-        As for :class:`~skvae._net.BatchIterator` (the labelled rows are drawn from
+        As for :class:`~skvae._batches.BatchIterator` (the labelled rows are drawn from
         ``generator`` too).
 
     Examples
     --------
     >>> import torch
-    >>> from skvae._net import TensorData
+    >>> from skvae._batches import TensorData
     >>> data = TensorData(torch.zeros(6, 2), torch.tensor([0, 1, -1, -1, -1, -1]))
     >>> it = LabelledTopUpIterator(data, batch_size=3, labelled_batch_size=2)
     >>> [len(idx) for idx in it.batch_rows()]
