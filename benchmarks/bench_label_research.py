@@ -96,6 +96,11 @@ DEFAULTS = dict(
     ema=0.0,          # >0: predict (and make pseudo-labels) with an exponential moving
                       # average of the weights with this decay (Polyak averaging)
     teacher=0,        # 1: the EMA model gives the consistency targets (mean teacher)
+    body="mlp",       # mlp, or conv (two stride-2 convolutions, 32 and 64 channels, then
+                      # `hidden`), for the shared body; images only
+    shift=2.0,        # pert=shift: largest translation in pixels (images only), plus
+                      # Gaussian noise of scale sigma
+    cdrop=0.0,        # dropout on the conv body's flattened output
 )
 
 
@@ -138,10 +143,16 @@ def mlp(sizes, act):
 class SharedM2(nn.Module):
     """M2 whose q(y|x) and q(z|x,y) share one encoder body h = body(x)."""
 
-    def __init__(self, d, k, hidden, zdim, drop, act, dhidden):
+    def __init__(self, d, k, hidden, zdim, drop, act, dhidden, body="mlp", shape=None,
+                 cdrop=0.0):
         super().__init__()
         self.k, self.zdim = k, zdim
-        self.body = mlp([d, hidden, hidden], act)
+        if body == "conv":
+            from skvae.nn.conv import ConvBody
+
+            self.body = ConvBody(shape, (32, 64), (hidden,), dropout=cdrop)
+        else:
+            self.body = mlp([d, hidden, hidden], act)
         self.head = nn.Sequential(nn.Dropout(drop), nn.Linear(hidden, k))
         self.enc = nn.Sequential(mlp([hidden + k, dhidden], act), nn.Linear(dhidden, 2 * zdim))
         self.dec = nn.Sequential(mlp([zdim + k, dhidden, dhidden], act), nn.Linear(dhidden, d))
@@ -211,7 +222,7 @@ def fit_m2(X, y_semi, X_te, cfg, seed, pseudo=None):
     n, d = X.shape
     k = int(y_semi.max()) + 1
     model = SharedM2(d, k, cfg["hidden"], cfg["zdim"], cfg["drop"], cfg["act"],
-                     cfg["dhidden"])
+                     cfg["dhidden"], cfg["body"], _SHAPE.get("shape"), cfg["cdrop"])
     opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["wd"])
     Xt = torch.from_numpy(X)
     lab_idx = np.flatnonzero(y_semi >= 0)
@@ -317,6 +328,8 @@ def consistency(model, xu, hu, logit_u, recon_u, cfg):
             xp = torch.sigmoid(xlog)
         elif pert == "noise":
             xp = xu + cfg["sigma"] * torch.randn_like(xu)
+        elif pert == "shift":
+            xp = translate(xu, _SHAPE["shape"], cfg["shift"]) + cfg["sigma"] * torch.randn_like(xu)
         elif pert in ("mixup", "hmix"):
             lam = torch.distributions.Beta(0.5, 0.5).sample((len(xu), 1))
             lam = torch.maximum(lam, 1 - lam)
@@ -330,6 +343,21 @@ def consistency(model, xu, hu, logit_u, recon_u, cfg):
             xp = lam * xu + (1 - lam) * xu[perm]
         lp = model.logits(xp)
     return F.kl_div(lp.log_softmax(1), target, reduction="batchmean")
+
+
+def translate(x, shape, pixels):
+    """Each image moved by its own uniform random translation of up to ``pixels``."""
+    c, h, w = shape
+    img = x.reshape(len(x), c, h, w)
+    theta = torch.zeros(len(x), 2, 3)
+    theta[:, 0, 0] = theta[:, 1, 1] = 1.0
+    theta[:, 0, 2] = (torch.rand(len(x)) * 2 - 1) * pixels * 2 / w
+    theta[:, 1, 2] = (torch.rand(len(x)) * 2 - 1) * pixels * 2 / h
+    grid = F.affine_grid(theta, img.shape, align_corners=False)
+    return F.grid_sample(img, grid, align_corners=False).reshape(len(x), -1)
+
+
+_SHAPE = {}
 
 
 def make_pseudo(model, Xt, y_semi, k, cfg):
@@ -430,6 +458,7 @@ def main():
     command = "OMP_NUM_THREADS=1 PYTHONPATH=$PWD python benchmarks/bench_label_research.py " + \
         " ".join(shlex.quote(a) for a in sys.argv[1:])
     rows = []
+    _SHAPE["shape"] = (1, 8, 8) if args.dataset == "digits" else (1, 28, 28)
     for seed in args.seeds:
         X, X_te, y, y_te = load(args.dataset, seed, args.n_train)
         for n_lab in args.labels:

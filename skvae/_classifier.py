@@ -252,7 +252,7 @@ class VAEClassifier(
 
     _parameter_constraints: dict = {
         **BaseVAE._parameter_constraints,
-        "alpha": [Interval(Real, 0, None, closed="left")],
+        "alpha": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "classifier_architecture": [StrOptions(set(ARCHITECTURES)), None],
         "labelled_batch_size": [Interval(Integral, 1, None, closed="left"),
                                 StrOptions({"auto"}), None],
@@ -274,7 +274,7 @@ class VAEClassifier(
         likelihood="bernoulli",
         beta=1.0,
         beta_warmup=0,
-        alpha=10.0,
+        alpha="auto",
         max_iter="auto",
         batch_size="auto",
         labelled_batch_size="auto",

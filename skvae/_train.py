@@ -84,6 +84,7 @@ def _callbacks(stage, plan):
                 sink=progress.say,
             ),
         ))
+    callbacks += plan.recipe.callbacks(stage, plan)
     if stage.user_callbacks:
         callbacks += copy.deepcopy(list(plan.callbacks))
     return callbacks

@@ -18,7 +18,7 @@ from ._labels import UNLABELLED, LabelledTopUpIterator
 
 __all__ = ["MODELS", "UNLABELLED", "LabelledTopUpIterator", "Recipe", "register",
            "resolve_model", "resolve_batch_size", "epochs_for_steps", "hidden_sizes",
-           "image_shape", "training_settings"]
+           "image_shape", "training_settings", "alpha_of"]
 
 # batch_size='auto': 256 rows per step from this many rows on, else 128.
 _LARGE_ROWS = 2000
@@ -83,6 +83,11 @@ def image_shape(params, n_features, architectures):
     return check_image_shape(given, n_features) if needs or given is not None else None
 
 
+def alpha_of(params, auto=10.0):
+    """The weight of the cross-entropy: ``alpha``, with ``'auto'`` as ``auto``."""
+    return auto if params["alpha"] == "auto" else float(params["alpha"])
+
+
 def training_settings(params, partial):
     """The settings of a stage's training run that come straight from ``params``."""
     return dict(
@@ -144,6 +149,10 @@ class Recipe:
         """skorch parameters of a stage's net for its batch composition."""
         return {}
 
+    def callbacks(self, stage, plan):
+        """Further ``(name, callback)`` pairs of a stage's net (loss-term schedules...)."""
+        return []
+
     @staticmethod
     def architecture(stage, name=None):
         """The :class:`skvae.nn.Architecture` of a stage (``name`` overrides its own)."""
@@ -185,7 +194,7 @@ def register(recipe):
     Examples
     --------
     >>> sorted(MODELS)
-    ['m1+m2', 'm2', 'vae']
+    ['m1+m2', 'm2', 'shared-m2', 'vae']
     """
     if not isinstance(recipe, Recipe) or not isinstance(recipe.name, str):
         raise TypeError("register takes a Recipe instance with a name (a str).")
@@ -199,14 +208,15 @@ def register(recipe):
 def resolve_model(model, task, data, partial):
     """The name of the recipe a fit uses (``model='auto'`` resolved), or raise ValueError.
 
-    ``'auto'``: ``'vae'`` without labels; with labels, ``'m1+m2'`` when some rows are
-    unlabelled (-1) and ``'m2'`` when every row has a label, or in ``partial_fit``
-    (a call is one pass over its rows, while M1 + M2 needs every row before M2 starts).
+    ``'auto'``: ``'vae'`` without labels; with labels, ``'shared-m2'`` when some rows
+    are unlabelled (-1) and ``'m2'`` when every row has a label, or in ``partial_fit``
+    (a call is one pass over its rows, while the pseudo-labels of ``'shared-m2'`` need
+    every row).
     """
     if model == "auto":
         if task == "unsupervised":
             return "vae"
-        return "m1+m2" if data.unlabelled and not partial else "m2"
+        return "shared-m2" if data.unlabelled and not partial else "m2"
     fitting = sorted(name for name, r in MODELS.items() if r.task == task)
     if model not in MODELS or MODELS[model].task != task:
         what = ("a model with a classifier q(y|x)" if task == "classification"
@@ -215,4 +225,4 @@ def resolve_model(model, task, data, partial):
     return model
 
 
-from . import m2, stacked, vae  # noqa: E402, F401  (the built-in recipes register themselves)
+from . import m2, shared, stacked, vae  # noqa: E402, F401  (the built-in recipes register themselves)

@@ -16,6 +16,7 @@ from . import (
     resolve_batch_size,
     training_settings,
 )
+from . import alpha_of
 from ._labels import LabelledTopUpIterator, labelled_top_up
 
 _AUTO_EPOCHS = 100
@@ -70,7 +71,7 @@ class M2Recipe(Recipe):
             likelihood=params["likelihood"], image_shape=shape,
             encoder=params["encoder"], decoder=params["decoder"],
             loss_weights=(("kl", float(params["beta"])),
-                          ("classification", float(params["alpha"]))),
+                          ("classification", alpha_of(params))),
             seed=seed, **training_settings(params, partial),
             **classifier_stage_settings(params, data, partial, lambda bs: _AUTO_EPOCHS,
                                         "cosine" if cosine else "constant"),

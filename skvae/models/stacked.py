@@ -33,6 +33,7 @@ from . import (
     register,
     training_settings,
 )
+from . import alpha_of
 from ._labels import LabelledTopUpIterator
 from .m2 import classifier_stage_settings
 from .vae import VAERecipe
@@ -91,7 +92,7 @@ class StackedRecipe(Recipe):
             architecture=arch, classifier_architecture=clf_arch, likelihood="gaussian",
             image_shape=shape, encoder=params["encoder"], decoder=params["decoder"],
             loss_weights=(("kl", float(params["beta"])),
-                          ("classification", float(params["alpha"]))),
+                          ("classification", alpha_of(params))),
             seed=seed, **training_settings(params, partial), **run,
         )
         return [m1, m2]

@@ -35,6 +35,7 @@ from .modules import (
     check_decoder,
     feature_width,
 )
+from .shared import Perturbation, SharedM2
 from .stacked import StackedM2
 
 __all__ = [
@@ -57,6 +58,8 @@ __all__ = [
     "GaussianLikelihood",
     "Likelihood",
     "StackedM2",
+    "Perturbation",
+    "SharedM2",
     "MLPArchitecture",
     "MLPDecoder",
     "MLPEncoder",
