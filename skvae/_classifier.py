@@ -149,7 +149,8 @@ class VAEClassifier(
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows (stratified by label, the
         unlabelled rows forming their own stratum) and stop when the validation
-        loss has not improved for ``n_iter_no_change`` epochs; the best weights are kept.
+        loss has not improved (by a relative 1e-4) for ``n_iter_no_change`` epochs; the
+        best weights are kept. ``tol`` plays no part in it.
     {{validation_fraction n_iter_no_change device precision data_placement n_importance_samples}}
     {{callbacks}}
     {{verbose random_state}}
@@ -282,7 +283,7 @@ class VAEClassifier(
         learning_rate="auto",
         learning_rate_init=1e-3,
         weight_decay=0.0,
-        tol=None,
+        tol=0.02,
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,

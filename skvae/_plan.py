@@ -100,7 +100,7 @@ class StagePlan:
     weight_decay: float = 0.0
     early_stopping: bool = False
     validation_fraction: float = 0.1
-    tol: float | None = None
+    tol: float | None = None  # of the convergence check; None: not checked (e.g. M1)
     n_iter_no_change: int = 10
     user_callbacks: bool = True  # whether the user's callbacks run in this stage
 

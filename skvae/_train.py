@@ -3,7 +3,8 @@
 One function builds a stage's net (:func:`new_net`) and one applies a plan to a fitted
 net (:func:`configure`), both from :func:`net_settings`, so ``partial_fit`` runs with
 exactly the settings a ``fit`` would (precision, callbacks, step size, ...).
-:func:`train` runs a stage: seeded, stopped cleanly by Ctrl-C, checked for divergence.
+:func:`train` runs a stage: seeded, stopped cleanly by Ctrl-C, checked for divergence,
+and, when ``max_iter`` ended it, for convergence (:func:`check_convergence`).
 
 A data-parallel fit (:mod:`skvae._devices`) trains the same way, its module wrapped in
 ``DistributedDataParallel`` for the run.
@@ -23,7 +24,8 @@ from ._devices import data_parallel, share_buffers
 from ._net import VAENet, WeightWarmup
 from ._progress import Progress
 
-__all__ = ["configure", "new_net", "seed_from", "seeded", "train"]
+__all__ = ["check_convergence", "configure", "improvement", "new_net", "seed_from",
+           "seeded", "train"]
 
 #: Name of the step-size schedule's callback in a net, and of its column in the history.
 SCHEDULE = "lr_schedule"
@@ -73,17 +75,12 @@ def _callbacks(stage, plan):
                         description=(f"stage {number} of {len(plan.stages)}: "
                                      f"{stage.description}" if len(plan.stages) > 1 else None))
     callbacks.append(("progress", progress))
-    if stage.early_stopping or stage.tol is not None:
-        callbacks.append((
-            "early_stopping",
-            EarlyStopping(
-                monitor="valid_loss" if stage.early_stopping else "train_loss",
-                patience=stage.n_iter_no_change, load_best=stage.early_stopping,
-                **({} if stage.tol is None
-                   else {"threshold": stage.tol, "threshold_mode": "abs"}),
-                sink=progress.say,
-            ),
-        ))
+    if stage.early_stopping:
+        # Patience n_iter_no_change on the validation loss, at skorch's threshold (an
+        # epoch improves when it beats the best by a relative 1e-4); tol plays no part.
+        callbacks.append(("early_stopping", EarlyStopping(
+            monitor="valid_loss", patience=stage.n_iter_no_change, load_best=True,
+            sink=progress.say)))
     callbacks += plan.recipe.callbacks(stage, plan)
     if stage.user_callbacks:
         callbacks += copy.deepcopy(list(plan.callbacks))
@@ -169,13 +166,9 @@ def train(net, inputs, targets, stage, plan, start=0, final=True):
             "learning_rate_init (e.g. by a factor of 10) or check the input scaling."
         )
     run = len(net.history) - start
-    if (stage.tol is not None and not plan.partial and run == stage.max_iter
-            and not stopped_early(net)):
-        warnings.warn(
-            f"Stopped at max_iter={stage.max_iter} epochs while the loss still improved "
-            f"by more than tol={stage.tol} per epoch: the model has not converged. "
-            "Raise max_iter (or tol).", ConvergenceWarning, stacklevel=5,
-        )
+    if not plan.partial and run == stage.max_iter and not stopped_early(net):
+        check_convergence(net.history[start:, "train_loss"], stage,
+                          several=len(plan.stages) > 1)
     return net
 
 
@@ -183,3 +176,64 @@ def stopped_early(net):
     """Whether skorch's EarlyStopping ended the run."""
     stopper = dict(net.callbacks_).get("early_stopping")
     return stopper is not None and stopper.misses_ >= stopper.patience
+
+
+def improvement(losses, window):
+    """How much the best loss of the last ``window`` epochs beats the best before them.
+
+    Relative to the earlier best's size, at least 1 nat (the loss is in nats per row,
+    from below 1 to hundreds, and can be negative for a Gaussian likelihood):
+    ``(best_before - best_last) / max(|best_before|, 1)``, positive when the loss
+    improved. A run of fewer than ``2 * window`` epochs compares its last
+    ``len(losses) // 2`` epochs with the ones before (3 epochs: the last with the
+    first two); one epoch gives None (nothing to compare).
+
+    Examples
+    --------
+    >>> round(improvement([30.0, 22.0, 21.0, 20.5, 20.0, 19.9], window=2), 4)  # 20.5 -> 19.9
+    0.0293
+    >>> round(improvement([30.0, 20.0, 20.1, 19.99, 20.05], window=2), 4)  # 20 -> 19.99
+    0.0005
+    >>> improvement([30.0, 20.0, 21.0], window=10)  # a rise: the last epoch vs the first 2
+    -0.05
+    >>> improvement([30.0], window=10) is None
+    True
+    """
+    losses = [float(v) for v in losses]
+    window = min(window, len(losses) // 2)
+    if window < 1:
+        return None
+    before, last = min(losses[:-window]), min(losses[-window:])
+    return (before - last) / max(abs(before), 1.0)
+
+
+def check_convergence(losses, stage, several=False):
+    """Warn ConvergenceWarning when ``max_iter`` cut a run whose loss still improved.
+
+    ``losses``: the epoch-mean training losses of a complete run of ``stage`` (every
+    ``max_iter`` epoch, no early stop, no Ctrl-C). The rule is :func:`improvement` over
+    a window of ``stage.n_iter_no_change`` epochs against ``stage.tol``, on the epochs
+    after the KL warm-up (whose losses weigh the KL less, so are not comparable). Not
+    checked: ``tol=None``, and a ``'cosine'`` schedule, which anneals the step size to
+    (near) 0 at ``max_iter``: there the run ends by design, and its loss falls at the end
+    because the step size does (the minibatch noise averages out), not because the run
+    was cut short.
+    """
+    if stage.tol is None or stage.learning_rate == "cosine":
+        return
+    losses = list(losses)[stage.beta_warmup:]
+    gain = improvement(losses, stage.n_iter_no_change)
+    if gain is None or gain <= stage.tol:
+        return
+    window = min(stage.n_iter_no_change, len(losses) // 2)
+    before, last = min(losses[:-window]), min(losses[-window:])
+    warnings.warn(
+        f"{stage.name + ': ' if several else ''}max_iter={stage.max_iter} epochs ended "
+        f"the fit while the training loss was still improving: its best in the last "
+        f"{window} epoch(s), {last:.4g}, is {gain:.2%} below its best before them, "
+        f"{before:.4g} (more than tol={stage.tol:g}, i.e. {stage.tol:.2%}). The model "
+        "has not converged. Raise max_iter, or use learning_rate='cosine' (the step size "
+        "then decays to 0 by max_iter, so the run ends settled; such runs are not "
+        "checked), or raise tol to accept this fit (tol=None turns the check off).",
+        ConvergenceWarning, stacklevel=7,  # the caller of fit (past _fit_context)
+    )

@@ -211,7 +211,7 @@ def test_bad_hyperparameters(digits, param, value):
         VAETransformer(**{**FAST, param: value}).fit(digits[0][:50])
 
 
-# -- your own networks, weight decay, tol ----------------------------------------
+# -- your own networks, weight decay ---------------------------------------------
 class ResBody(torch.nn.Module):
     """A small residual MLP body, as a user would write one."""
 
@@ -270,15 +270,6 @@ def test_weight_decay_shrinks_the_weights(digits):
         vae = VAETransformer(**FAST, weight_decay=wd, random_state=0).fit(X)
         norms.append(sum(float(p.norm()) for p in vae.net_.module_.parameters()))
     assert norms[1] < norms[0]
-
-
-def test_tol_stops_a_plateaued_fit(digits):
-    X = digits[0][:200]
-    vae = VAETransformer(**{**FAST, "max_iter": 200}, tol=1e3, n_iter_no_change=2,
-                         random_state=0).fit(X)
-    assert vae.n_iter_ == 3  # no epoch improves by 1000 nats: stop after the patience
-    plain = VAETransformer(**{**FAST, "max_iter": 6}, n_iter_no_change=2, random_state=0)
-    assert plain.fit(X).n_iter_ == 6  # tol=None: max_iter epochs
 
 
 def test_an_encoder_of_the_wrong_input_size_is_a_clear_error(digits):

@@ -1,5 +1,4 @@
 import pickle
-import warnings
 
 import joblib
 import numpy as np
@@ -7,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 from sklearn.base import clone
-from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.svm import SVC
@@ -288,7 +287,7 @@ def test_conv_pipeline_svc_well_above_chance(digits_full):
     assert pipe.fit(X_tr, y_tr).score(X_te, y_te) > 0.6  # chance is 0.1
 
 
-# -- KL warm-up, convergence, validation scores, host data -----------------------
+# -- KL warm-up, validation scores, host data -----------------------------------
 def test_kl_warmup_ramps_the_weight_and_records_it(digits):
     X = digits[0]
     vae = VAETransformer(**{**FAST, "max_iter": 5}, beta=0.5, beta_warmup=2,
@@ -298,15 +297,6 @@ def test_kl_warmup_ramps_the_weight_and_records_it(digits):
     assert plain.history_[:, "kl_weight"] == [0.5, 0.5, 0.5]
     # Without the KL pull in the first epoch, the code spreads out more.
     assert vae.history_[0, "train_kl"] > plain.history_[0, "train_kl"]
-
-
-def test_convergence_warning_needs_tol(digits):
-    X = digits[0]
-    with pytest.warns(ConvergenceWarning, match="max_iter=3"):
-        VAETransformer(**FAST, tol=1e-3, random_state=0).fit(X)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)
-        VAETransformer(**FAST, random_state=0).fit(X)  # tol=None: max_iter is the plan
 
 
 def test_best_loss_and_validation_scores(digits):
