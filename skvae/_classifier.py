@@ -50,7 +50,7 @@ def _missing_labels(y):
 class VAEClassifier(
     ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClassifierMixin, BaseVAE
 ):
-    """Semi-supervised VAE classifier (Kingma et al., 2014, model M2).
+    """Semi-supervised VAE classifier (Kingma et al., 2014, model M2, and successors).
 
     A classifier ``q(y | x)`` and a conditional VAE (encoder ``q(z | x, y)``,
     decoder ``p(x | z, y)``) trained together. The loss is the batch mean of the
@@ -58,9 +58,12 @@ class VAEClassifier(
     cross-entropy. Rows labelled ``-1`` are unlabelled, as in scikit-learn's
     :class:`~sklearn.semi_supervised.LabelSpreading`: for them the class is a latent
     variable, the bound is averaged over ``q(y | x)`` and they train the classifier
-    through the generative model. ``predict`` reads ``q(y | x)``; ``transform`` gives
-    the latent code; ``sample`` generates inputs, of chosen classes if asked.
-    Training runs through a skorch net (``net_``) on CPU or GPU.
+    through the generative model. The default model (``'shared-m2'``) adds two terms
+    that let the unlabelled rows teach ``q(y | x)`` much more: its prediction should
+    not change under a small perturbation of the row, and it learns labels spread to
+    the unlabelled rows in its own feature space. ``predict`` reads ``q(y | x)``;
+    ``transform`` gives the latent code; ``sample`` generates inputs, of chosen
+    classes if asked. Training runs through a skorch net (``net_``) on CPU or GPU.
 
     Parameters
     ----------
@@ -82,7 +85,9 @@ class VAEClassifier(
         equal the number of features. None with a conv network (``architecture`` or
         ``classifier_architecture``) takes a square one-channel image (needs a
         perfect-square number of features, else fit raises ValueError). Ignored by
-        ``'mlp'`` networks apart from that check.
+        ``'mlp'`` networks apart from that check, except by ``'shared-m2'``, which
+        also shifts images by up to 2 pixels in its consistency term: pass it for
+        images, whatever the architecture.
     {{encoder}}
     {{decoder}}
         Here ``n_inputs`` is ``n_components`` plus the number of classes (the
@@ -95,28 +100,44 @@ class VAEClassifier(
     beta : float, default=1.0
         Weight of the KL terms (of ``z``, and of ``y`` for unlabelled rows).
     {{beta_warmup}}
-    alpha : float, default=10.0
+    alpha : float or 'auto', default='auto'
         Weight of the classification cross-entropy, which is averaged over the
         labelled rows of each batch (so ``alpha`` does not depend on the share of
-        labelled rows). The negative bound is in nats per row, about the number
-        of features times a fraction of a nat; ``alpha`` should be large enough
-        that the cross-entropy is not drowned by it (see the user guide).
+        labelled rows). For ``'m2'`` and ``'m1+m2'`` the negative bound is in nats
+        per row, about the number of features times a fraction of a nat, and
+        ``'auto'`` is 10 (large enough that the cross-entropy is not drowned by it;
+        see the user guide). ``'shared-m2'`` counts the bound per feature, so one
+        weight fits any row width: ``'auto'`` is 1 there.
     max_iter : int or 'auto', default='auto'
         Number of training epochs (fewer if early stopping triggers). ``'auto'``: for
+        ``'shared-m2'``, as many epochs as give 1,500 gradient steps (or 10 passes
+        over the labelled rows, when that is more), whatever the number of rows; for
         ``'m1+m2'``, as many epochs as give 4,000 gradient steps (1,000 with a conv
         M1), for M1 and for M2; for ``'m2'``, 100 epochs. ``partial_fit``: one epoch.
     {{batch_size}}
+        ``'shared-m2'`` takes 128 rows per step for ``'auto'``, whatever the data size.
     labelled_batch_size : int, 'auto' or None, default='auto'
         Every training batch is topped up with this many labelled rows, taken in
         turn from a reshuffled pass over the labelled rows (as Kingma et al. draw a
         labelled and an unlabelled minibatch at each step). With few labels among
         many unlabelled rows, the classifier then sees each label many times per
-        epoch instead of once. ``'auto'``: ``min(n_labelled, batch_size)`` when some
-        rows are unlabelled, none when all are labelled. None: batches draw from all
-        rows alike.
-    model : {'auto', 'm2', 'm1+m2'} or str, default='auto'
+        epoch instead of once. ``'auto'``: for ``'shared-m2'``, ``min(n_labelled,
+        64)``; otherwise ``min(n_labelled, batch_size)`` when some rows are
+        unlabelled, none when all are labelled. None: batches draw from all rows
+        alike.
+    model : {'auto', 'shared-m2', 'm2', 'm1+m2'} or str, default='auto'
         The generative model, a key of :data:`skvae.models.MODELS` (a model you
-        register there works too). ``'m2'``: M2 on the rows themselves. ``'m1+m2'``:
+        register there works too). ``'shared-m2'``: M2 whose ``q(y|x)`` and
+        ``q(z|x,y)`` share one encoder body (the ``architecture``'s; its decoder is
+        fully connected for a conv body), trained with two more terms on ``q(y|x)``:
+        consistency (``KL(q(y|x) || q(y|x~))``, with ``x~`` the row plus Gaussian
+        noise of half the data's standard deviation and, with ``image_shape``, moved
+        by up to 2 pixels; weight 3, raised over the first fifth of the run) and,
+        from half-way, a cross-entropy on pseudo-labels that
+        :class:`~sklearn.semi_supervised.LabelSpreading` spreads from the labels over
+        a kNN graph of the model's own standardised features, each weighted by its
+        confidence. The predictor is ``q(y|x)``, a network of the VAE; see
+        :mod:`skvae.models.shared`. ``'m2'``: M2 on the rows themselves. ``'m1+m2'``:
         the stacking of Kingma et al. (2014): a VAE (M1) is first fitted on every row
         without labels, then M2 learns the classes from M1's standardised code; on
         images with few labels this is far better than M2 on pixels, and much faster
@@ -127,17 +148,19 @@ class VAEClassifier(
         with a Gaussian likelihood. M2's classifier reads the row and the code: the row
         through the image layers of ``classifier_architecture`` (``architecture`` when
         None; for ``'conv'`` its convolutions, new ones, not M1's; a user ``encoder``
-        whole), the code joined after them, then the hidden layers. ``'auto'``:
-        ``'m1+m2'`` when some rows are unlabelled (-1) in ``fit``, ``'m2'`` when every
-        row has a label and in ``partial_fit`` (one pass per call, while M1 + M2 needs
-        every row before M2 starts; an explicit ``'m1+m2'`` fits M1 on the first
-        call's rows for ``max_iter`` epochs, then keeps it frozen).
+        whole), the code joined after them, then the hidden layers (an explicit
+        ``'m1+m2'`` in ``partial_fit`` fits M1 on the first call's rows for
+        ``max_iter`` epochs, then keeps it frozen). ``'auto'``: ``'shared-m2'`` in
+        ``fit``, ``'m2'`` in ``partial_fit`` (one pass per call at a constant step
+        size, while ``'shared-m2'`` anneals its step size over a whole run and spreads
+        pseudo-labels over every row).
     learning_rate : {'auto', 'constant', 'cosine'}, default='auto'
         Step-size schedule (scikit-learn's ``MLPClassifier`` name). ``'constant'``:
         ``learning_rate_init`` throughout. ``'cosine'``: decayed along a half cosine
         from ``learning_rate_init`` towards 0 over the ``max_iter`` epochs of a fit
         (Loshchilov & Hutter 2017), stepped after each epoch; the step size of each
-        epoch is in ``history_`` as ``lr``. ``'auto'``: ``'cosine'`` when every row is
+        epoch is in ``history_`` as ``lr``. ``'auto'``: ``'cosine'`` for
+        ``'shared-m2'``; for ``'m2'``, ``'cosine'`` when every row is
         labelled and ``q(y|x)`` is convolutional (``architecture`` or
         ``classifier_architecture`` ``'conv'``), where the last epochs then settle
         instead of wandering (measured on Fashion-MNIST, see the user guide);
@@ -166,14 +189,16 @@ class VAEClassifier(
         :class:`~sklearn.semi_supervised.LabelSpreading` gives).
     net_ : skvae._net.VAENet
         The fitted skorch net of the model's last stage; ``net_.module_`` is the
-        :class:`skvae.nn.M2` module (:class:`skvae.nn.StackedM2` for ``'m1+m2'``).
+        :class:`skvae.nn.SharedM2` module (:class:`skvae.nn.M2` for ``'m2'``,
+        :class:`skvae.nn.StackedM2` for ``'m1+m2'``).
     {{n_features_in_ feature_names_in_ n_components_ image_shape_ n_iter_}}
     loss_curve_ : list of float
         Training loss at each epoch.
     {{best_loss_ validation_scores_ best_validation_score_}}
     history_ : skorch.History
         Per-epoch record: ``train_loss``, ``train_reconstruction``, ``train_kl``,
-        ``train_classification``, ``dur``, and ``valid_*`` with early stopping.
+        ``train_classification`` (and, for ``'shared-m2'``, ``train_consistency`` and
+        ``train_pseudo``), ``dur``, and ``valid_*`` with early stopping.
 
     See Also
     --------
@@ -189,21 +214,24 @@ class VAEClassifier(
     ``'-1'`` is an ordinary class. Input with no labelled row, or with fewer than
     two classes among the labelled rows, is an error.
 
-    Per row the model minimises (see :class:`skvae.nn.M2`): for labelled rows
+    Per row M2 minimises (see :class:`skvae.nn.M2`): for labelled rows
     ``-log p(x | z, y) + beta * (KL(q(z|x,y) || N(0, I)) + log K)
     + alpha * CE(q(y|x), y)``; for unlabelled rows the expectation over ``q(y | x)``
     of the first two terms plus ``beta * KL(q(y|x) || uniform)``, evaluated exactly by
     decoding the row under each of the ``K`` classes. The encoder's hidden layers run
     once per row and only its output layer and the decoder once per class, so an
-    unlabelled row costs less than ``K`` labelled ones, but several.
+    unlabelled row costs less than ``K`` labelled ones, but several. ``'shared-m2'``
+    divides the bound by the number of features, conditions an unlabelled row on the
+    soft class ``q(y | x)`` in one pass instead of decoding it ``K`` times, and adds
+    its consistency and pseudo-label terms (see :class:`skvae.nn.SharedM2`).
 
-    Choices, measured on digits with 10 % of the labels (see ``docs/classifier.md``):
-    the cross-entropy is averaged over the labelled rows of each batch, so few labels
-    are not drowned by many unlabelled rows; ``alpha=10`` beat 100 and 1000 there
-    (a large ``alpha`` lets the classifier fit the few labels before the generative
-    model shapes it); a small ``n_components`` keeps the class in ``y`` rather than
-    in ``z``; and M2 needs many epochs, its gain over a labelled-only fit appearing
-    only with longer training.
+    Choices of ``'m2'``, measured on digits with 10 % of the labels (see
+    ``docs/classifier.md``): the cross-entropy is averaged over the labelled rows of
+    each batch, so few labels are not drowned by many unlabelled rows; ``alpha=10`` beat
+    100 and 1000 there (a large ``alpha`` lets the classifier fit the few labels before
+    the generative model shapes it); a small ``n_components`` keeps the class in ``y``
+    rather than in ``z``; and M2 needs many epochs, its gain over a labelled-only fit
+    appearing only with longer training.
 
     Defaults that differ from :class:`VAETransformer`'s, and why: ``n_components=8``
     (against 50) and ``beta=1`` (against 0.1) because here the class is a latent

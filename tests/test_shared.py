@@ -96,17 +96,19 @@ def test_pseudo_labels_written_into_the_batches_at_their_epoch():
     assert Net.module_.training  # left in training mode
 
 
-def test_default_for_partly_labelled_data_is_shared_m2():
+def test_default_model_is_shared_m2_and_m2_in_partial_fit():
     X, y = load_digits(return_X_y=True)
     X = X[:300] / 16.0
     y_semi = np.where(np.arange(300) < 60, y[:300], -1)
     clf = VAEClassifier(max_iter=2, random_state=0).fit(X, y_semi)
     assert clf.model_ == "shared-m2"
     assert clf.plan_.final.learning_rate == "cosine"
-    assert dict(clf.net_.callbacks_)["pseudo_labels"].epoch == (1,)
+    assert dict(clf.net_.callbacks_)["pseudo_labels"].epoch == 1
+    assert clf.plan_.final.batch_size == 128 and clf.plan_.final.labelled_batch_size == 60
     assert clf.predict_proba(X[:5]).shape == (5, 10)
-    # Every row labelled: plain M2.
-    assert VAEClassifier(max_iter=1, random_state=0).fit(X, y[:300]).model_ == "m2"
+    # Every row labelled: the same model; partial_fit (one pass per call): plain M2.
+    assert VAEClassifier(max_iter=1, random_state=0).fit(X, y[:300]).model_ == "shared-m2"
+    assert VAEClassifier(random_state=0).partial_fit(X, y[:300]).model_ == "m2"
 
 
 def test_default_beats_svc_and_label_spreading_with_ten_labels_per_class():
@@ -133,4 +135,4 @@ def test_default_beats_svc_and_label_spreading_with_ten_labels_per_class():
 @pytest.mark.parametrize("bad", [-1.0, "big"])
 def test_alpha_validated(bad):
     with pytest.raises(ValueError, match="alpha"):
-        VAEClassifier(alpha=bad).fit(np.random.rand(10, 4), [0, 1] * 5)
+        VAEClassifier(alpha=bad).fit(np.full((10, 4), 0.5), [0, 1] * 5)

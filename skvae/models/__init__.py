@@ -208,15 +208,15 @@ def register(recipe):
 def resolve_model(model, task, data, partial):
     """The name of the recipe a fit uses (``model='auto'`` resolved), or raise ValueError.
 
-    ``'auto'``: ``'vae'`` without labels; with labels, ``'shared-m2'`` when some rows
-    are unlabelled (-1) and ``'m2'`` when every row has a label, or in ``partial_fit``
-    (a call is one pass over its rows, while the pseudo-labels of ``'shared-m2'`` need
-    every row).
+    ``'auto'``: ``'vae'`` without labels; with labels, ``'shared-m2'``, or ``'m2'`` in
+    ``partial_fit`` (a call is one pass over its rows, with a constant step size, while
+    ``'shared-m2'`` anneals its step size over a whole run and spreads pseudo-labels
+    over every row).
     """
     if model == "auto":
         if task == "unsupervised":
             return "vae"
-        return "shared-m2" if data.unlabelled and not partial else "m2"
+        return "m2" if partial else "shared-m2"
     fitting = sorted(name for name, r in MODELS.items() if r.task == task)
     if model not in MODELS or MODELS[model].task != task:
         what = ("a model with a classifier q(y|x)" if task == "classification"

@@ -10,13 +10,13 @@ every label: docs/classifier.md, "Fully labelled data"), constant otherwise.
 from ..nn import M2, make_likelihood
 from . import (
     Recipe,
+    alpha_of,
     hidden_sizes,
     image_shape,
     register,
     resolve_batch_size,
     training_settings,
 )
-from . import alpha_of
 from ._labels import LabelledTopUpIterator, labelled_top_up
 
 _AUTO_EPOCHS = 100

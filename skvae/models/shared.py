@@ -1,10 +1,11 @@
 """Shared-body M2: M2 with one encoder body, consistency and propagated pseudo-labels.
 
-The default of ``VAEClassifier`` when some rows are unlabelled. One stage, the
-network :class:`skvae.nn.SharedM2`: ``q(y|x)`` and ``q(z|x,y)`` share their feature
-network (the ``architecture``'s body: fully connected, or convolutions for images);
-``p(x|z,y)`` is the architecture's decoder. Each step takes a shuffled batch of rows
-and ``labelled_batch_size`` labelled rows, and minimises
+The model of ``VAEClassifier().fit`` (``model='auto'``). One stage, the network
+:class:`skvae.nn.SharedM2`: ``q(y|x)`` and ``q(z|x,y)`` share their feature network
+(the ``architecture``'s body: fully connected, or convolutions for images);
+``p(x|z,y)`` is the architecture's decoder, fully connected for a conv body (a
+transposed-convolution decoder would cost more than the body's two passes per step).
+Each step takes a shuffled batch of 128 rows and 64 labelled rows, and minimises
 
     (-ELBO) / n_features + alpha * CE(labelled) + 3 * consistency + pseudo-label CE
 
@@ -17,8 +18,9 @@ and ``labelled_batch_size`` labelled rows, and minimises
   (:class:`PseudoLabels`); from then on ``q(y|x)`` also learns them, each weighted by
   its confidence. The predictor stays ``q(y|x)``, a network of the VAE.
 
-``max_iter='auto'``: as many epochs as give 1,500 gradient steps, whatever the data
-size (a digits fit takes seconds); the step size decays to 0 on a cosine. Measured
+``max_iter='auto'``: as many epochs as give 1,500 gradient steps whatever the data
+size (a digits fit takes seconds), or 10 passes over the labelled rows when that is
+more (many labels); the step size decays to 0 on a cosine. Measured
 against the other models: ``benchmarks/bench_semisupervised.py`` (docs/classifier.md).
 ``score_samples``: log p(x), the class summed out, as for ``'m2'``.
 """
@@ -41,19 +43,18 @@ from ._labels import UNLABELLED, LabelledTopUpIterator, labelled_top_up
 
 #: Gradient steps of ``max_iter='auto'``.
 _AUTO_STEPS = 1500
+#: With many labels, at least this many passes over the labelled rows.
+_LABELLED_PASSES = 10
 #: Rows per step: a shuffled batch from all rows, and labelled rows added to it.
 _BATCH, _LABELLED_BATCH = 128, 64
 #: Weight of the consistency term, and the share of the run over which it is raised.
 _CONSISTENCY, _RAMP = 3.0, 0.2
 #: Perturbation: noise as a share of the data's standard deviation; image shift, pixels.
 _NOISE, _SHIFT = 0.5, 2.0
-_DROP = 0.0
 #: Width of q(z|x,y)'s hidden layer on [h, y].
 _JOIN = 256
 #: Neighbours of the kNN graph that spreads the pseudo-labels.
 _NEIGHBOURS = 7
-_ROUNDS = (0.5,)
-_VIEWS = "h"
 
 
 class PseudoLabels(Callback):
@@ -78,38 +79,27 @@ class PseudoLabels(Callback):
     <PseudoLabels at epoch 5, 7 neighbours>
     """
 
-    def __init__(self, epoch, n_neighbors=_NEIGHBOURS, views="h"):
+    def __init__(self, epoch, n_neighbors=_NEIGHBOURS):
         self.epoch = epoch
         self.n_neighbors = n_neighbors
-        self.views = views
 
     def __repr__(self):
         return f"<PseudoLabels at epoch {self.epoch}, {self.n_neighbors} neighbours>"
 
     def on_epoch_begin(self, net, dataset_train=None, **kwargs):
-        epochs = self.epoch if isinstance(self.epoch, tuple) else (self.epoch,)
-        if len(net.history) - 1 not in epochs or dataset_train is None:
+        if len(net.history) - 1 != self.epoch or dataset_train is None:
             return
         targets = dataset_train.targets
-        if targets is None or "pseudo_label" not in dataset_train.extras:
+        extras = dataset_train.extras
+        if targets is None or "pseudo_label" not in extras:
             return
-        features = self.features(net, dataset_train)
-        t = targets.cpu().numpy()
-        if self.views == "h":
-            labels, confidence = self.spread(features, t)
-        else:
-            P = self.dist(features, t, True)
-            Q = self.dist(self.rows(dataset_train), t, False)
-            R = P * Q if self.views == "h*x" else P + Q
-            R = R / np.maximum(R.sum(1, keepdims=True), 1e-12)
-            labels, confidence = R.argmax(1).astype(np.int64), R.max(1).astype(np.float32)
+        labels, confidence = self.spread(self.features(net, dataset_train),
+                                         targets.cpu().numpy())
         rows = (torch.arange(len(dataset_train)) if dataset_train.rows is None
                 else dataset_train.rows.cpu())
-        extras = dataset_train.extras
-        extras["pseudo_label"][rows.to(extras["pseudo_label"].device)] = torch.as_tensor(
-            labels, dtype=extras["pseudo_label"].dtype).to(extras["pseudo_label"].device)
-        extras["pseudo_weight"][rows.to(extras["pseudo_weight"].device)] = torch.as_tensor(
-            confidence, dtype=extras["pseudo_weight"].dtype).to(extras["pseudo_weight"].device)
+        for name, values in (("pseudo_label", labels), ("pseudo_weight", confidence)):
+            target = extras[name]
+            target[rows.to(target.device)] = torch.as_tensor(values).to(target)
 
     @staticmethod
     def features(net, dataset, batch_size=1024):
@@ -126,23 +116,6 @@ class PseudoLabels(Callback):
                 parts.append(module.encoder.features(xb).double().cpu())
         module.train()
         return torch.cat(parts).numpy()
-
-    @staticmethod
-    def rows(dataset):
-        rows = (torch.arange(len(dataset)) if dataset.rows is None else dataset.rows.cpu())
-        X = dataset.X
-        return np.asarray(X[rows.to(_device_of(X))].cpu(), dtype=np.float64)
-
-    def dist(self, features, targets, standardise):
-        from sklearn.semi_supervised import LabelSpreading
-
-        if standardise:
-            scale = features.std(axis=0)
-            scale[scale < 1e-12] = 1.0
-            features = (features - features.mean(axis=0)) / scale
-        spreader = LabelSpreading(kernel="knn", n_neighbors=self.n_neighbors, max_iter=100)
-        spreader.fit(features, targets)
-        return np.nan_to_num(spreader.label_distributions_, nan=0.0)
 
     def spread(self, features, targets):
         """(label, confidence) of every row from LabelSpreading on standardised features."""
@@ -187,7 +160,9 @@ class SharedRecipe(Recipe):
         if partial:
             max_iter = 1
         elif params["max_iter"] == "auto":
-            max_iter = epochs_for_steps(_AUTO_STEPS, data.n_rows, batch_size)
+            # 1,500 steps, or _LABELLED_PASSES passes over the labelled rows when more.
+            steps = max(_AUTO_STEPS, _LABELLED_PASSES * data.n_labelled // batch_size)
+            max_iter = epochs_for_steps(steps, data.n_rows, batch_size)
         else:
             max_iter = int(params["max_iter"])
         schedule = params["learning_rate"]
@@ -222,8 +197,7 @@ class SharedRecipe(Recipe):
         callbacks = [("consistency_warmup",
                       _nn_warmup("consistency", stage.weights["consistency"], ramp))]
         if not plan.partial and stage.max_iter >= 2:
-            callbacks.append(("pseudo_labels", PseudoLabels(
-                tuple(int(f * stage.max_iter) for f in _ROUNDS), views=_VIEWS)))
+            callbacks.append(("pseudo_labels", PseudoLabels(stage.max_iter // 2)))
         return callbacks
 
     def build(self, plan, inputs, fit_stage):
@@ -232,9 +206,13 @@ class SharedRecipe(Recipe):
         body = arch.body(n)
         n_hidden = _nn.feature_width(body, n)
         X = inputs["x"]
-        perturbation = _nn.Perturbation(_NOISE * _overall_std(X), stage.image_shape, _SHIFT, _DROP)
-        module = _nn.SharedM2(body, n_hidden, stage.n_components,
-                              arch.decoder(stage.n_components + k, n),
+        perturbation = _nn.Perturbation(_NOISE * _overall_std(X), stage.image_shape, _SHIFT)
+        n_in = stage.n_components + k
+        # A conv body's decoder is fully connected (unless one is given): a transposed-
+        # convolution decoder costs more than the body's two passes per step.
+        decoder = (_nn.MLPDecoder(n_in, stage.hidden_layer_sizes[::-1], n)
+                   if arch.needs_image and stage.decoder is None else arch.decoder(n_in, n))
+        module = _nn.SharedM2(body, n_hidden, stage.n_components, decoder,
                               _nn.make_likelihood(stage.likelihood, n), k, n_join=_JOIN,
                               perturbation=perturbation)
         rows = len(X)

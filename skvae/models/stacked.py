@@ -27,13 +27,13 @@ from sklearn.utils import check_random_state
 from .. import nn as _nn
 from . import (
     Recipe,
+    alpha_of,
     epochs_for_steps,
     hidden_sizes,
     image_shape,
     register,
     training_settings,
 )
-from . import alpha_of
 from ._labels import LabelledTopUpIterator
 from .m2 import classifier_stage_settings
 from .vae import VAERecipe

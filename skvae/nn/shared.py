@@ -52,9 +52,8 @@ class Perturbation(nn.Module):
     (torch.Size([3, 16]), True)
     """
 
-    def __init__(self, noise, image_shape=None, shift=2.0, drop=0.0):
+    def __init__(self, noise, image_shape=None, shift=2.0):
         super().__init__()
-        self.drop = float(drop)
         self.noise = float(noise)
         self.image_shape = None if image_shape is None else tuple(int(s) for s in image_shape)
         self.shift = float(shift)
@@ -73,8 +72,6 @@ class Perturbation(nn.Module):
             images = x.reshape(n, c, h, w)
             grid = F.affine_grid(theta, list(images.shape), align_corners=False)
             x = F.grid_sample(images, grid, align_corners=False).reshape(n, -1)
-        if self.drop > 0:
-            x = x * (torch.rand_like(x) >= self.drop).to(x.dtype)
         if self.noise > 0:
             x = x + self.noise * torch.randn_like(x)
         return x
