@@ -62,7 +62,7 @@ def _callbacks(stage, plan):
     """The skorch callbacks of a stage's net (the user's deep-copied: never changed)."""
     callbacks = [("kl_warmup", WeightWarmup("kl", stage.weights.get("kl", 1.0),
                                             stage.beta_warmup))]
-    if stage.learning_rate == "cosine":
+    if stage.learning_rate == "cosine" and not plan.recipe.step_schedule:
         # Stepped after each epoch: epoch e (0-based) of max_iter runs at
         # learning_rate_init * (1 + cos(pi * e / max_iter)) / 2, recorded as 'lr'.
         callbacks.append((SCHEDULE, LRScheduler(

@@ -149,6 +149,10 @@ class Recipe:
         """skorch parameters of a stage's net for its batch composition."""
         return {}
 
+    #: True when the recipe's callbacks schedule the step size per step themselves
+    #: (the trainer then adds no epoch-wise cosine schedule).
+    step_schedule = False
+
     def callbacks(self, stage, plan):
         """Further ``(name, callback)`` pairs of a stage's net (loss-term schedules...)."""
         return []

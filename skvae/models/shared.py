@@ -25,6 +25,8 @@ against the other models: ``benchmarks/bench_semisupervised.py`` (docs/classifie
 ``score_samples``: log p(x), the class summed out, as for ``'m2'``.
 """
 
+import math
+
 import numpy as np
 import torch
 from skorch.callbacks import Callback
@@ -55,6 +57,7 @@ _NOISE, _SHIFT = 0.5, 2.0
 _JOIN = 256
 #: Neighbours of the kNN graph that spreads the pseudo-labels.
 _NEIGHBOURS = 7
+_LS_ALPHA, _LS_ITER = 0.2, 100
 
 
 class PseudoLabels(Callback):
@@ -127,7 +130,7 @@ class PseudoLabels(Callback):
         n_labelled = int((targets != UNLABELLED).sum())
         spreader = LabelSpreading(kernel="knn", n_neighbors=min(self.n_neighbors,
                                                                 len(targets) - 1),
-                                  max_iter=100)
+                                  alpha=_LS_ALPHA, max_iter=_LS_ITER)
         spreader.fit(features, targets)
         dist = np.nan_to_num(spreader.label_distributions_, nan=0.0)
         labels = spreader.classes_[dist.argmax(axis=1)]
@@ -135,6 +138,71 @@ class PseudoLabels(Callback):
         if n_labelled == 0:  # nothing to spread
             confidence[:] = 0.0
         return labels.astype(np.int64), confidence.astype(np.float32)
+
+
+class StepSchedule(Callback):
+    """Per-step schedules of a run: the cosine step size and the consistency ramp.
+
+    Before each training step ``t`` of ``T = max_iter * batches per epoch``, the step
+    size is ``lr * (1 + cos(pi * t / T)) / 2`` (with ``cosine``; left alone otherwise)
+    and the weight of the loss term ``term`` is ``target * min(1, t / ramp_steps)``.
+    Per step, not per epoch: a large data set runs few epochs, and an epoch-wise ramp
+    would switch the term on in one jump. The epoch's last step size and term weight
+    are recorded in the history as ``lr`` and ``<term>_weight``.
+
+    Parameters
+    ----------
+    lr : float
+        The step size at step 0.
+    cosine : bool
+        Decay the step size (else only the ramp runs).
+    term : str
+        The loss term to ramp up, e.g. ``'consistency'``.
+    target : float
+        Its weight once ramped.
+    ramp : float
+        The share of the run over which the weight rises.
+
+    Examples
+    --------
+    >>> StepSchedule(1e-3, True, "consistency", 3.0, 0.2)
+    <StepSchedule: cosine step size, 'consistency' weight to 3 over 20% of the run>
+    """
+
+    def __init__(self, lr, cosine, term, target, ramp):
+        self.lr = lr
+        self.cosine = cosine
+        self.term = term
+        self.target = target
+        self.ramp = ramp
+
+    def __repr__(self):
+        what = "cosine step size" if self.cosine else "constant step size"
+        return (f"<StepSchedule: {what}, {self.term!r} weight to {self.target:g} over "
+                f"{self.ramp:.0%} of the run>")
+
+    def on_train_begin(self, net, **kwargs):
+        self.step_, self.total_ = 0, None
+
+    def on_epoch_begin(self, net, dataset_train=None, **kwargs):
+        if self.total_ is None and dataset_train is not None:
+            per_epoch = math.ceil(len(dataset_train) / net.batch_size)
+            self.total_ = max(1, per_epoch * net.max_epochs)
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        if not training or self.total_ is None:
+            return
+        t = min(self.step_, self.total_)
+        if self.cosine:
+            for group in net.optimizer_.param_groups:
+                group["lr"] = self.lr * 0.5 * (1 + math.cos(math.pi * t / self.total_))
+        ramp_steps = max(1.0, self.ramp * self.total_)
+        net.loss_weights[self.term] = self.target * min(1.0, t / ramp_steps)
+        self.step_ += 1
+
+    def on_epoch_end(self, net, **kwargs):
+        net.history.record("lr", net.optimizer_.param_groups[0]["lr"])
+        net.history.record(f"{self.term}_weight", net.loss_weights[self.term])
 
 
 def _device_of(X):
@@ -192,10 +260,13 @@ class SharedRecipe(Recipe):
         return {"iterator_train": LabelledTopUpIterator,
                 "iterator_train__labelled_batch_size": stage.labelled_batch_size}
 
+    #: The cosine step size runs per step (:class:`StepSchedule`), not per epoch.
+    step_schedule = True
+
     def callbacks(self, stage, plan):
-        ramp = max(1, round(_RAMP * stage.max_iter))
-        callbacks = [("consistency_warmup",
-                      _nn_warmup("consistency", stage.weights["consistency"], ramp))]
+        callbacks = [("step_schedule", StepSchedule(
+            stage.learning_rate_init, stage.learning_rate == "cosine", "consistency",
+            stage.weights["consistency"], _RAMP))]
         if not plan.partial and stage.max_iter >= 2:
             callbacks.append(("pseudo_labels", PseudoLabels(stage.max_iter // 2)))
         return callbacks
@@ -219,12 +290,6 @@ class SharedRecipe(Recipe):
         return module, {**inputs,
                         "pseudo_label": np.full(rows, UNLABELLED, dtype=np.int64),
                         "pseudo_weight": np.zeros(rows, dtype=np.float32)}
-
-
-def _nn_warmup(term, target, epochs):
-    from .._net import WeightWarmup
-
-    return WeightWarmup(term, target, epochs)
 
 
 def _overall_std(X, max_rows=10000):
