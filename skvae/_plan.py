@@ -233,7 +233,9 @@ def make_plan(estimator, X, targets, *, task, classes=None, partial=False, seed=
     model = params.get("model", "auto")
     if model == "auto" and fitted is not None:
         model = fitted.model
-    model = resolve_model(model, task, data, partial)
+    model = resolve_model(model, task, data, partial,
+                          conv="conv" in (params.get("architecture"),
+                                          params.get("classifier_architecture")))
     device, world_size, rank = resolve_distributed(
         params["device"] if device is None else device, fitted=device is not None)
     seed = seed_from(params["random_state"]) if seed is None else seed

@@ -212,10 +212,13 @@ class Progress(Callback):
     def _explanation(self, net):
         """One line: what the loss is made of, and why it can be negative."""
         weights = dict(getattr(net, "loss_weights", None) or {})
-        terms = ["reconstruction"]
+        # A model that weighs the reconstruction too (e.g. per feature) gets numbers for
+        # every weight: the hyperparameters' names would no longer be the weights.
+        named = "reconstruction" not in weights
+        terms = ["reconstruction"] if named else []
         for name, weight in weights.items():
-            label = _WEIGHT_NAMES.get(name, _number(weight))
-            terms.append(f"{label}*{name}")
+            label = _WEIGHT_NAMES.get(name) if named else None
+            terms.append(f"{label or _number(weight)}*{name}")
         text = (f"{self.stage}: loss = {' + '.join(terms)}, in nats per row (lower is "
                 "better); reconstruction = -log p(x|z)")
         module = getattr(net, "module_", None)

@@ -90,11 +90,9 @@ def fitted_conv(digits_full):
 
 @pytest.fixture(scope="session")
 def labelled_model(digits):
-    """A VAEClassifier trained on every training label."""
+    """A VAEClassifier with its defaults, trained on every training label."""
     X_train, _, y_train, _ = digits
-    return VAEClassifier(
-        n_components=8, hidden_layer_sizes=(128,), max_iter=40, device="cpu", random_state=0,
-    ).fit(X_train, y_train)
+    return VAEClassifier(device="cpu", random_state=0).fit(X_train, y_train)
 
 
 @pytest.fixture(scope="session")

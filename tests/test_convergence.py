@@ -82,7 +82,7 @@ def test_a_short_constant_schedule_fit_warns_at_the_callers_line(X300):
 def test_a_short_classifier_fit_warns(digits):
     X, y = digits[0][:300], digits[2][:300]
     with pytest.warns(ConvergenceWarning, match="max_iter=10") as rec:
-        VAEClassifier(**SMALL, max_iter=10).fit(X, y)
+        VAEClassifier(**SMALL, max_iter=10, model="m2").fit(X, y)
     assert [w.filename for w in rec if w.category is ConvergenceWarning] == [__file__]
 
 
@@ -136,12 +136,16 @@ def test_partial_fit_never_warns(X300, no_convergence_warning):
 def test_default_fits_of_the_digits_do_not_warn(estimator, digits_full,
                                                  no_convergence_warning):
     # Measured (seeds 0 to 4): the last 10 of 100 epochs lower the loss by 0.6 % to
-    # 0.9 % (VAETransformer) and 0.2 % to 0.4 % (VAEClassifier, every row labelled).
+    # 0.9 % (VAETransformer). VAEClassifier's default model anneals its step size (cosine):
+    # its run ends by design and is not checked.
     X, y = digits_full
     est = estimator(device="cpu", random_state=0)
     est.fit(*((X,) if estimator is VAETransformer else (X, y)))
-    assert est.n_iter_ == 100 and est.plan_.final.learning_rate == "constant"
-    assert 0 < improvement(est.loss_curve_, 10) < est.tol / 2
+    if estimator is VAETransformer:
+        assert est.n_iter_ == 100 and est.plan_.final.learning_rate == "constant"
+        assert 0 < improvement(est.loss_curve_, 10) < est.tol / 2
+    else:
+        assert est.model_ == "shared-m2" and est.plan_.final.learning_rate == "cosine"
 
 
 def test_tol_is_validated():

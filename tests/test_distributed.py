@@ -257,10 +257,11 @@ def test_both_ranks_end_with_the_same_weights(ranks, name):
     assert a.loss_curve_ == b.loss_curve_  # the history is shared, so early stopping too
 
 
-def test_semi_supervised_default_trains_both_stages_on_both_ranks(ranks):
+def test_semi_supervised_default_trains_on_both_ranks(ranks):
     clf = pickle.loads(ranks[1]["clf"])
-    assert clf.plan_.model == "m1+m2" and len(clf.plan_.stages) == 2
-    assert all(s.labelled_batch_size > 0 for s in clf.plan_.stages[1:])
+    assert clf.plan_.model == "shared-m2" and len(clf.plan_.stages) == 1
+    assert clf.plan_.final.labelled_batch_size > 0
+    assert "pseudo_labels" in dict(clf.net_.callbacks_)
 
 
 def test_fitted_estimator_predicts_and_pickles_without_torch_distributed(ranks):

@@ -267,9 +267,9 @@ def test_fit_on_read_only_float32_input_neither_warns_nor_copies(digits, tmp_pat
     with _torch_warns_always():
         VAETransformer(**ONE_EPOCH).fit(X)
         VAEClassifier(**ONE_EPOCH).fit(X, y)
-        y[::2] = -1  # partly labelled: M1, then M2 on X and the codes
+        y[::2] = -1  # partly labelled
         VAEClassifier(**ONE_EPOCH).fit(X, y)
-    assert len(shared) == 4 and all(shared)  # every net trains on X's own memory
+    assert len(shared) == 3 and all(shared)  # every net trains on X's own memory
 
 
 @pytest.mark.filterwarnings(_NOT_WRITABLE)

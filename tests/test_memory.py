@@ -160,7 +160,7 @@ def test_h5py_dataset_trains_and_predicts(data, tmp_path):
     h5py = pytest.importorskip("h5py")
     X, y = data
     y = y.copy()
-    y[::3] = -1  # partly labelled: M1, then M2 on the codes (and transduction_)
+    y[::3] = -1  # partly labelled: pseudo-labels read the rows on disk (and transduction_)
     path = tmp_path / "data.h5"
     with h5py.File(path, "w") as f:
         f.create_dataset("images", data=np.round(X * 255).astype(np.uint8).reshape(-1, 8, 8),
@@ -171,7 +171,7 @@ def test_h5py_dataset_trains_and_predicts(data, tmp_path):
     with h5py.File(path, "r") as f:
         ref = VAEClassifier(**FAST).fit(X, y)
         clf = VAEClassifier(**{**FAST, "early_stopping": True}).fit(f["X"], y)
-        assert clf.model_ == "m1+m2"
+        assert clf.model_ == "shared-m2"
         clf = VAEClassifier(**FAST).fit(f["X"], y)  # shuffled batches: sorted reads
         np.testing.assert_array_equal(clf.predict(f["X"]), ref.predict(X))
         np.testing.assert_array_equal(clf.transduction_, ref.transduction_)

@@ -16,7 +16,7 @@ from skorch.callbacks import Callback
 
 import skvae
 from skvae import VAEClassifier, VAETransformer
-from skvae.models import MODELS, Recipe
+from skvae.models import MODELS, Recipe, alpha_of
 from skvae.models.vae import VAERecipe
 from skvae.nn import elbo_parts
 
@@ -49,16 +49,23 @@ def test_plan_is_a_fitted_attribute_that_shows_every_resolved_auto(data):
     X, y, y_partial = data
     clf = small_clf(max_iter=2).fit(X, y_partial)
     plan = clf.plan_
-    assert plan.model == clf.model_ == "m1+m2"
-    assert [s.name for s in plan.stages] == ["M1", "M2"]
-    m1, m2 = plan.stages
+    assert plan.model == clf.model_ == "shared-m2"
+    assert [s.name for s in plan.stages] == ["shared-M2"]
+    stage = plan.final
+    assert (stage.batch_size, stage.max_iter, stage.learning_rate,
+            stage.labelled_batch_size) == (128, 2, "cosine", 60)
+    assert stage.weights == {"reconstruction": 1 / 64, "kl": 1 / 64, "classification": 1.0,
+                             "consistency": 3.0, "pseudo": 1.0}
+    text = repr(plan)
+    for shown in ("model='shared-m2'", "device='cpu'", "batch_size=128", "max_iter=2",
+                  "learning_rate='cosine'", "labelled_batch_size=60", "n_labelled=60"):
+        assert shown in text
+    stacked = small_clf(max_iter=2, model="m1+m2").fit(X, y_partial).plan_
+    assert [s.name for s in stacked.stages] == ["M1", "M2"]
+    m1, m2 = stacked.stages
     assert (m2.batch_size, m2.max_iter, m2.learning_rate, m2.labelled_batch_size) == (
         128, 2, "constant", 60)
     assert m1.n_components == 32 and m1.weights == {"kl": 0.1}
-    text = repr(plan)
-    for shown in ("model='m1+m2'", "device='cpu'", "batch_size=128", "max_iter=2",
-                  "learning_rate='constant'", "labelled_batch_size=60", "n_labelled=60"):
-        assert shown in text
     assert "'auto'" not in text.replace("data_placement='auto'", "")
     with pytest.raises(AttributeError):
         plan.model = "m2"  # frozen
@@ -144,7 +151,7 @@ class LatentClassifierRecipe(Recipe):
         from dataclasses import replace
 
         return [replace(stage, name="VAE+head", loss_weights=(
-            ("kl", float(params["beta"])), ("classification", float(params["alpha"]))))]
+            ("kl", float(params["beta"])), ("classification", alpha_of(params))))]
 
     def build(self, plan, inputs, fit_stage):
         stage = plan.final
@@ -181,13 +188,13 @@ def test_unknown_or_mismatched_model_is_a_clear_error(data):
         small_clf(model="vae", max_iter=1).fit(X, y)
     with pytest.raises(ValueError, match=r"model='m2' is not an unsupervised model"):
         small_vae(model="m2", max_iter=1).fit(X)
-    with pytest.raises(ValueError, match=r"one of \['m1\+m2', 'm2'\]"):
+    with pytest.raises(ValueError, match=r"one of \['m1\+m2', 'm2', 'shared-m2'\]"):
         small_clf(model="m3", max_iter=1).fit(X, y)
 
 
 def test_score_samples_is_what_each_recipe_says(data):
     X, y, y_partial = data
-    stacked = small_clf(max_iter=2).fit(X, y_partial)
+    stacked = small_clf(max_iter=2, model="m1+m2").fit(X, y_partial)
     assert stacked.model_ == "m1+m2"
     # M1 + M2: M1's bound on log p(x), from the same fixed draws as a VAE's.
     m1 = stacked.net_.module_.code_model.double()
@@ -286,10 +293,11 @@ def test_first_partial_fit_with_unlabelled_rows_is_one_pass_of_m2(data):
     assert clf.model_ == "m2" and clf.n_iter_ == 1 and len(clf.plan_.stages) == 1
     clf.partial_fit(X, y_partial)
     assert clf.n_iter_ == 2
-    # A model fitted as M1 + M2 keeps training M2 with model='auto'.
-    stacked = small_clf(max_iter=1).fit(X, y_partial)
-    stacked.partial_fit(X, y_partial)
-    assert stacked.model_ == "m1+m2" and stacked.n_iter_ == 2
+    # A model fitted with model='auto' ('shared-m2') keeps its model in partial_fit.
+    shared = small_clf(max_iter=2).fit(X, y_partial)
+    shared.partial_fit(X, y_partial)
+    assert shared.model_ == "shared-m2" and shared.n_iter_ == 3
+    assert shared.plan_.final.learning_rate == "constant"
 
 
 # -- sample_weight ------------------------------------------------------------------

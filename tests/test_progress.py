@@ -55,7 +55,7 @@ def test_semi_supervised_fit_names_both_stages_in_a_plain_file(tmp_path):
         X, y = X[:300] / 16, y[:300].copy()
         y[30:] = -1
         VAEClassifier(n_components=2, hidden_layer_sizes=(16,), max_iter=2,
-                      early_stopping=True, verbose=1, random_state=0).fit(X, y)
+                      early_stopping=True, verbose=1, random_state=0, model="m1+m2").fit(X, y)
     """), tmp_path)
     assert "\r" not in text and ESC not in text
     lines = text.splitlines()
@@ -80,7 +80,7 @@ def test_verbose_zero_prints_nothing_but_the_logger_gets_every_stage(
         X300, capsys, caplog):
     X, y = _partly_labelled(X300)
     caplog.set_level(logging.INFO, logger="skvae")
-    VAEClassifier(max_iter=2, verbose=0, **TINY).fit(X, y)
+    VAEClassifier(max_iter=2, verbose=0, model="m1+m2", **TINY).fit(X, y)
     assert capsys.readouterr().out == ""
     records = [r for r in caplog.records if r.name == "skvae"]
     assert all(r.levelno == logging.INFO for r in records)
@@ -90,9 +90,16 @@ def test_verbose_zero_prints_nothing_but_the_logger_gets_every_stage(
 
 
 def test_fully_labelled_classifier_is_one_stage(X300, capsys):
-    VAEClassifier(max_iter=1, verbose=2, **TINY).fit(X300, np.arange(len(X300)) % 10)
+    VAEClassifier(max_iter=2, verbose=2, **TINY).fit(X300, np.arange(len(X300)) % 10)
     out = capsys.readouterr().out
-    assert out.startswith("FitPlan(model='m2'")  # what 'auto' chose comes first
+    assert out.startswith("FitPlan(model='shared-m2'")  # what 'auto' chose comes first
+    out = out[out.index("shared-M2: training"):]
+    assert out.startswith("shared-M2: training for 2 epochs\nshared-M2: loss = "
+                          "0.01562*reconstruction + 0.01562*kl + 1.000*classification + "
+                          "3.000*consistency + 1.000*pseudo, in nats per row")
+    VAEClassifier(max_iter=1, verbose=2, model="m2", **TINY).fit(
+        X300, np.arange(len(X300)) % 10)
+    out = capsys.readouterr().out
     out = out[out.index("M2: training"):]
     assert out.startswith("M2: training for 1 epoch\nM2: loss = reconstruction + beta*kl"
                           " + alpha*classification")

@@ -209,18 +209,24 @@ def register(recipe):
     return recipe
 
 
-def resolve_model(model, task, data, partial):
+def resolve_model(model, task, data, partial, conv=False):
     """The name of the recipe a fit uses (``model='auto'`` resolved), or raise ValueError.
 
-    ``'auto'``: ``'vae'`` without labels; with labels, ``'shared-m2'``, or ``'m2'`` in
-    ``partial_fit`` (a call is one pass over its rows, with a constant step size, while
-    ``'shared-m2'`` anneals its step size over a whole run and spreads pseudo-labels
-    over every row).
+    ``'auto'``: ``'vae'`` without labels. With labels, in ``fit``: ``'shared-m2'`` for
+    fully connected networks; with a convolutional network (``conv``: ``architecture``
+    or ``classifier_architecture`` ``'conv'``), ``'m1+m2'`` when some rows are
+    unlabelled and ``'m2'`` when every row has a label (each measured best there:
+    docs/classifier.md). In ``partial_fit``: ``'m2'`` (a call is one pass over its
+    rows at a constant step size, while the other models need every row at once).
     """
     if model == "auto":
         if task == "unsupervised":
             return "vae"
-        return "m2" if partial else "shared-m2"
+        if partial:
+            return "m2"
+        if conv:
+            return "m1+m2" if data.unlabelled else "m2"
+        return "shared-m2"
     fitting = sorted(name for name, r in MODELS.items() if r.task == task)
     if model not in MODELS or MODELS[model].task != task:
         what = ("a model with a classifier q(y|x)" if task == "classification"

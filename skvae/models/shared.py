@@ -96,25 +96,27 @@ class PseudoLabels(Callback):
         extras = dataset_train.extras
         if targets is None or "pseudo_label" not in extras:
             return
-        labels, confidence = self.spread(self.features(net, dataset_train),
-                                         targets.cpu().numpy())
         rows = (torch.arange(len(dataset_train)) if dataset_train.rows is None
                 else dataset_train.rows.cpu())
+        weights = extras.get("sample_weight")
+        if weights is not None:  # rows of weight 0 stay out of the graph (and of training)
+            rows = rows[weights.cpu()[rows] > 0]
+        labels, confidence = self.spread(self.features(net, dataset_train, rows),
+                                         dataset_train.y.cpu()[rows].numpy())
         for name, values in (("pseudo_label", labels), ("pseudo_weight", confidence)):
             target = extras[name]
             target[rows.to(target.device)] = torch.as_tensor(values).to(target)
 
     @staticmethod
-    def features(net, dataset, batch_size=1024):
-        """The body features ``h`` of every row of ``dataset`` (float64, on the CPU)."""
+    def features(net, dataset, rows, batch_size=1024):
+        """The body features ``h`` of ``dataset``'s X at ``rows`` (float64, on the CPU)."""
         module = net.module_
         module.eval()
         parts = []
         with torch.no_grad():
-            for start in range(0, len(dataset), batch_size):
-                idx = torch.arange(start, min(start + batch_size, len(dataset)))
-                rows = idx if dataset.rows is None else dataset.rows[idx.to(dataset.rows.device)]
-                xb = dataset.to_device(dataset.X[rows.to(_device_of(dataset.X))])
+            for start in range(0, len(rows), batch_size):
+                chunk = rows[start:start + batch_size]
+                xb = dataset.to_device(dataset.X[chunk.to(_device_of(dataset.X))])
                 xb = xb.to(net.device)
                 parts.append(module.encoder.features(xb).double().cpu())
         module.train()
@@ -222,8 +224,10 @@ class SharedRecipe(Recipe):
     def stages(self, params, data, *, seed, partial):
         from .._plan import StagePlan
 
-        arch = params["architecture"]
-        shape = image_shape(params, data.n_features, [arch])
+        # One body for q(y|x) and q(z|x,y): classifier_architecture's, if given.
+        arch = params["classifier_architecture"] or params["architecture"]
+        shape = image_shape(params, data.n_features,
+                            [params["architecture"], params["classifier_architecture"]])
         batch_size = _BATCH if params["batch_size"] == "auto" else int(params["batch_size"])
         if partial:
             max_iter = 1
@@ -264,9 +268,10 @@ class SharedRecipe(Recipe):
     step_schedule = True
 
     def callbacks(self, stage, plan):
+        # partial_fit continues a fitted model: the consistency term at full weight.
         callbacks = [("step_schedule", StepSchedule(
             stage.learning_rate_init, stage.learning_rate == "cosine", "consistency",
-            stage.weights["consistency"], _RAMP))]
+            stage.weights["consistency"], 0.0 if plan.partial else _RAMP))]
         if not plan.partial and stage.max_iter >= 2:
             callbacks.append(("pseudo_labels", PseudoLabels(stage.max_iter // 2)))
         return callbacks
@@ -277,7 +282,8 @@ class SharedRecipe(Recipe):
         body = arch.body(n)
         n_hidden = _nn.feature_width(body, n)
         X = inputs["x"]
-        perturbation = _nn.Perturbation(_NOISE * _overall_std(X), stage.image_shape, _SHIFT)
+        perturbation = _nn.Perturbation(_NOISE * _overall_std(X, inputs.get("sample_weight")),
+                                        stage.image_shape, _SHIFT)
         n_in = stage.n_components + k
         # A conv body's decoder is fully connected (unless one is given): a transposed-
         # convolution decoder costs more than the body's two passes per step.
@@ -292,9 +298,14 @@ class SharedRecipe(Recipe):
                         "pseudo_weight": np.zeros(rows, dtype=np.float32)}
 
 
-def _overall_std(X, max_rows=10000):
-    """The standard deviation of all of X's values (from its first ``max_rows`` rows)."""
+def _overall_std(X, sample_weight=None, max_rows=10000):
+    """The standard deviation of all of X's values (from its first ``max_rows`` rows).
+
+    Rows of weight 0 are left out, as they are left out of training.
+    """
     sample = np.asarray(X[:max_rows], dtype=np.float64)
+    if sample_weight is not None:
+        sample = sample[np.asarray(sample_weight[:max_rows]) > 0]
     return float(sample.std()) if sample.size else 1.0
 
 
