@@ -17,8 +17,8 @@ processes share the cores, so give each a fair part (``OMP_NUM_THREADS``).
 
 By default a :class:`~skvae.VAETransformer` learns a code of the 8 x 8 digits and a
 logistic regression is fitted on it; ``--classifier`` fits a
-:class:`~skvae.VAEClassifier` with 100 labels (the semi-supervised M1 + M2 default, both
-stages on all processes). ``--fashion`` uses Fashion-MNIST (when installed, see
+:class:`~skvae.VAEClassifier` with 100 labels (its semi-supervised default, the
+shared-body M2, on all processes). ``--fashion`` uses Fashion-MNIST (when installed, see
 :func:`skvae.datasets.fetch_fashion_mnist`) instead of the digits. Rank 0 prints the
 test accuracy; see docs/scaling.md.
 """
@@ -52,7 +52,7 @@ def load(fashion):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].strip())
     parser.add_argument("--classifier", action="store_true",
-                        help="VAEClassifier with 100 labels (M1 + M2) instead of "
+                        help="VAEClassifier with 100 labels instead of "
                              "VAETransformer + logistic regression")
     parser.add_argument("--fashion", action="store_true",
                         help="Fashion-MNIST instead of the digits (must be installed)")

@@ -3,10 +3,12 @@ Semi-supervised learning: accuracy against the number of labels
 ================================================================
 
 Labels are often the scarce part. :class:`~skvae.VAEClassifier` also learns from rows
-whose label is ``-1`` (scikit-learn's convention for "unlabelled"). Given such rows, its
-defaults fit the M1 + M2 model of Kingma et al. (2014): a VAE (M1) learns a code from
-every row, labelled or not, and the M2 model learns the classes from that code and the
-row, with the unlabelled rows' class as a latent variable. Nothing needs choosing.
+whose label is ``-1`` (scikit-learn's convention for "unlabelled"). Its defaults fit the
+M2 model of Kingma et al. (2014), with the unlabelled rows' class as a latent variable,
+in a form that learns much more from them: the classifier and the encoder share one
+network, the classifier must answer the same on slightly perturbed rows, and from
+half-way it also learns labels spread over the graph of its own features. Nothing needs
+choosing.
 
 This example keeps 50, 100 and 250 of the digits' training labels, marks the rest ``-1``,
 and compares on the same held-out digits:

@@ -58,7 +58,8 @@ class VAEClassifier(
     cross-entropy. Rows labelled ``-1`` are unlabelled, as in scikit-learn's
     :class:`~sklearn.semi_supervised.LabelSpreading`: for them the class is a latent
     variable, the bound is averaged over ``q(y | x)`` and they train the classifier
-    through the generative model. The default model (``'shared-m2'``) adds two terms
+    through the generative model. The default model with fully connected networks
+    (``'shared-m2'``) adds two terms
     that let the unlabelled rows teach ``q(y | x)`` much more: its prediction should
     not change under a small perturbation of the row, and it learns labels spread to
     the unlabelled rows in its own feature space. ``predict`` reads ``q(y | x)``;
@@ -150,10 +151,14 @@ class VAEClassifier(
         None; for ``'conv'`` its convolutions, new ones, not M1's; a user ``encoder``
         whole), the code joined after them, then the hidden layers (an explicit
         ``'m1+m2'`` in ``partial_fit`` fits M1 on the first call's rows for
-        ``max_iter`` epochs, then keeps it frozen). ``'auto'``: ``'shared-m2'`` in
-        ``fit``, ``'m2'`` in ``partial_fit`` (one pass per call at a constant step
-        size, while ``'shared-m2'`` anneals its step size over a whole run and spreads
-        pseudo-labels over every row).
+        ``max_iter`` epochs, then keeps it frozen). ``'auto'``, in ``fit``:
+        ``'shared-m2'`` with fully connected networks; with a conv network
+        (``architecture`` or ``classifier_architecture`` ``'conv'``), ``'m1+m2'`` when
+        some rows are unlabelled and ``'m2'`` when all are labelled, which measured
+        better there than ``'shared-m2'`` (see the user guide). In ``partial_fit``:
+        ``'m2'`` (one pass per call at a constant step size, while ``'shared-m2'``
+        anneals its step size over a whole run and spreads pseudo-labels over every
+        row).
     learning_rate : {'auto', 'constant', 'cosine'}, default='auto'
         Step-size schedule (scikit-learn's ``MLPClassifier`` name). ``'constant'``:
         ``learning_rate_init`` throughout. ``'cosine'``: decayed along a half cosine

@@ -318,7 +318,7 @@ def test_m1_plus_m2_stacks_a_frozen_vae_and_m2(digits):
     restored = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(restored.predict_proba(X_test), clf.predict_proba(X_test))
     again = clone(clf).fit(X_train, y)
-    first = small(max_iter=5).fit(X_train, y)
+    first = small(max_iter=5, model="m1+m2").fit(X_train, y)
     np.testing.assert_array_equal(again.predict_proba(X_test), first.predict_proba(X_test))
 
 
@@ -338,11 +338,11 @@ def test_code_model_on_images_classifies_the_pixels_through_the_convolutions(dig
     assert clf.score(X_test, y_test) > 0.5  # chance is 0.1
     # Without images M2 models [row, code] and its classifier reads that; a conv
     # classifier_architecture gives it convolutions over the row part.
-    other = small(max_iter=1, classifier_architecture="conv").fit(X_train, y)
+    other = small(max_iter=1, classifier_architecture="conv", model="m1+m2").fit(X_train, y)
     module = other.net_.module_
     assert module.model_input == "rows_and_code"
     assert isinstance(module.m2.classifier.body.row_body, ConvBody)
-    plain = small(max_iter=1).fit(X_train, y).net_.module_.m2.classifier.body
+    plain = small(max_iter=1, model="m1+m2").fit(X_train, y).net_.module_.m2.classifier.body
     assert isinstance(plain.row_body, torch.nn.Identity)
 
 

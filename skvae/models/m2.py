@@ -1,6 +1,7 @@
 """M2 (Kingma et al. 2014): a classifier q(y|x) inside a conditional VAE, on the rows.
 
-The model of ``VAEClassifier`` when every row is labelled (and of ``partial_fit``).
+The default of ``VAEClassifier`` with a conv network when every row is labelled, and
+of ``partial_fit``.
 One stage; ``max_iter='auto'`` is 100 epochs. Step size ``'auto'``: a cosine decay when
 every row is labelled and q(y|x) is convolutional (measured on Fashion-MNIST with
 every label: docs/classifier.md, "Fully labelled data"), constant otherwise.

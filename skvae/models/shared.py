@@ -1,6 +1,7 @@
 """Shared-body M2: M2 with one encoder body, consistency and propagated pseudo-labels.
 
-The model of ``VAEClassifier().fit`` (``model='auto'``). One stage, the network
+The model of ``VAEClassifier().fit`` with fully connected networks (``model='auto'``;
+see :func:`skvae.models.resolve_model`). One stage, the network
 :class:`skvae.nn.SharedM2`: ``q(y|x)`` and ``q(z|x,y)`` share their feature network
 (the ``architecture``'s body: fully connected, or convolutions for images);
 ``p(x|z,y)`` is the architecture's decoder, fully connected for a conv body (a

@@ -1,6 +1,7 @@
 """M1 + M2 (Kingma et al. 2014): M2 on the standardised code of a VAE fitted first.
 
-The default of ``VAEClassifier`` when some rows are unlabelled. Two stages:
+The default of ``VAEClassifier`` with a conv network when some rows are unlabelled.
+Two stages:
 
 1. **M1**, a VAE (:mod:`skvae.models.vae`) on every row without labels. Its settings
    follow the data: a 50-dimensional code (at most half the features), ``beta=0.1``
