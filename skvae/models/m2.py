@@ -23,13 +23,18 @@ from ._labels import LabelledTopUpIterator, labelled_top_up
 _AUTO_EPOCHS = 100
 
 
-def classifier_stage_settings(params, data, partial, max_iter_auto, schedule_auto):
+def classifier_stage_settings(params, data, partial, max_iter_auto, schedule_auto,
+                              batch_size_auto=None, labelled_auto=None):
     """Batch size, epochs, schedule and labelled top-up of a stage that learns labels.
 
     ``max_iter_auto(batch_size)`` gives the epochs of ``max_iter='auto'``;
-    ``schedule_auto`` the schedule of ``learning_rate='auto'``.
+    ``schedule_auto`` the schedule of ``learning_rate='auto'``; ``batch_size_auto`` and
+    ``labelled_auto`` (when given) the rows of ``batch_size='auto'`` and of
+    ``labelled_batch_size='auto'``, else the shared rules (:func:`resolve_batch_size`,
+    :func:`labelled_top_up`).
     """
-    batch_size = resolve_batch_size(params["batch_size"], data.n_rows)
+    batch_size = (batch_size_auto if params["batch_size"] == "auto" and batch_size_auto
+                  else resolve_batch_size(params["batch_size"], data.n_rows))
     if partial:
         max_iter = 1
     elif params["max_iter"] == "auto":
@@ -41,8 +46,11 @@ def classifier_stage_settings(params, data, partial, max_iter_auto, schedule_aut
         schedule = "constant"
     elif schedule == "auto":
         schedule = schedule_auto
+    top_up = params["labelled_batch_size"]
+    if top_up == "auto" and labelled_auto is not None:
+        top_up = labelled_auto
     return dict(batch_size=batch_size, max_iter=max_iter, learning_rate=schedule,
-                labelled_batch_size=labelled_top_up(params["labelled_batch_size"], data,
+                labelled_batch_size=labelled_top_up(top_up, data,
                                                     batch_size))
 
 

@@ -42,7 +42,8 @@ from . import (
     register,
     training_settings,
 )
-from ._labels import UNLABELLED, LabelledTopUpIterator, labelled_top_up
+from ._labels import UNLABELLED, LabelledTopUpIterator
+from .m2 import classifier_stage_settings
 
 #: Gradient steps of ``max_iter='auto'``.
 _AUTO_STEPS = 1500
@@ -229,23 +230,14 @@ class SharedRecipe(Recipe):
         arch = params["classifier_architecture"] or params["architecture"]
         shape = image_shape(params, data.n_features,
                             [params["architecture"], params["classifier_architecture"]])
-        batch_size = _BATCH if params["batch_size"] == "auto" else int(params["batch_size"])
-        if partial:
-            max_iter = 1
-        elif params["max_iter"] == "auto":
+        def max_iter_auto(batch_size):
             # 1,500 steps, or _LABELLED_PASSES passes over the labelled rows when more.
             steps = max(_AUTO_STEPS, _LABELLED_PASSES * data.n_labelled // batch_size)
-            max_iter = epochs_for_steps(steps, data.n_rows, batch_size)
-        else:
-            max_iter = int(params["max_iter"])
-        schedule = params["learning_rate"]
-        if partial:
-            schedule = "constant"
-        elif schedule == "auto":
-            schedule = "cosine"
-        top_up = params["labelled_batch_size"]
-        top_up = (labelled_top_up(min(_LABELLED_BATCH, data.n_labelled), data, batch_size)
-                  if top_up == "auto" else labelled_top_up(top_up, data, batch_size))
+            return epochs_for_steps(steps, data.n_rows, batch_size)
+
+        run = classifier_stage_settings(
+            params, data, partial, max_iter_auto, "cosine", batch_size_auto=_BATCH,
+            labelled_auto=min(_LABELLED_BATCH, data.n_labelled))
         d = float(data.n_features)
         alpha = alpha_of(params, auto=1.0)
         return [StagePlan(
@@ -257,8 +249,7 @@ class SharedRecipe(Recipe):
             loss_weights=(("reconstruction", 1.0 / d), ("kl", float(params["beta"]) / d),
                           ("classification", alpha), ("consistency", _CONSISTENCY),
                           ("pseudo", 1.0)),
-            max_iter=max_iter, batch_size=batch_size, learning_rate=schedule,
-            labelled_batch_size=top_up, seed=seed, **training_settings(params, partial),
+            seed=seed, **training_settings(params, partial), **run,
         )]
 
     def iterator_params(self, stage):
