@@ -18,9 +18,9 @@ $(STAMP): pyproject.toml
 # Digits, the story first: 50 / 100 / 250 labels known (the other rows unlabelled), SVC on
 # the labelled rows against LabelSpreading, self-training, VAE -> SVC and VAEClassifier;
 # then every label known. One torch thread: these small nets gain nothing from more.
-# Measured on this 2-core machine (2026-12-01), from a clean clone with the venv made:
-# both runs together 3 min 15 s when idle (the --labels run's three VAEClassifier fits
-# about 1 minute each); 12 min 17 s when shared with other jobs (load about 7).
+# Measured on this 2-core machine (2026-12-01, commit 579b03c), from a clean clone with
+# the venv made, idle: both runs together 57 s (the --labels run's three VAEClassifier
+# fits 9 to 12 s each; before the shared-body M2 default: 3 min 15 s).
 demo: $(STAMP)
 	OMP_NUM_THREADS=1 $(VENV)/bin/skvae compare --labels 50 100 250 --plot skvae-labels.png
 	OMP_NUM_THREADS=1 $(VENV)/bin/skvae compare --plot skvae-compare.png
