@@ -135,7 +135,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         n_components=50,
         *,
         hidden_layer_sizes=(256,),
-        architecture="mlp",
+        architecture="auto",
         image_shape=None,
         encoder=None,
         decoder=None,
