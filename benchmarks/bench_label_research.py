@@ -562,7 +562,16 @@ def main():
     p.add_argument("--note", default="")
     p.add_argument("--report-only", action="store_true",
                    help="run nothing: print the table of the --csv rows (--note filters)")
+    p.add_argument("--ablation", nargs="+", metavar="LABEL=NOTE/METHOD",
+                   help="run nothing: one table of these rows (of --dataset), each paired "
+                        "with the row before it on the draws both ran; NOTE/METHOD picks "
+                        "--csv rows, or 'defaults/NOTE' the VAEClassifier() [defaults] rows "
+                        "with that note in semisupervised.csv; '@K' after it pairs the row "
+                        "with the K-th instead")
     args = p.parse_args()
+    if args.ablation:
+        ablation(args.csv, args.dataset, args.ablation)
+        return
     if args.report_only:
         with open(args.csv) as f:
             rows = [r for r in csv.DictReader(f)
@@ -643,6 +652,49 @@ def report(rows):
             print(f"| {m} | {n} | {statistics.median(a):.4f} ({min(a):.4f}-{max(a):.4f}) | "
                   f"{diff('ls')} | {diff('svc')} | {statistics.median(t):.1f}, {max(t):.1f} | "
                   f"{statistics.median(c):.1f}, {max(c):.1f} |")
+
+
+def ablation(path, dataset, specs):
+    """Print a Markdown table: each configuration, paired with the one before it.
+
+    A spec ending in ``@K`` is paired with the K-th configuration (1-based) instead.
+    """
+    with open(path) as f:
+        research = list(csv.DictReader(f))
+    with open(Path(path).parent / "semisupervised.csv") as f:
+        semi = list(csv.DictReader(f))
+    configs = []
+    for spec in specs:
+        label, _, where = spec.partition("=")
+        where, _, ref = where.partition("@")
+        source, _, what = where.partition("/")
+        if source == "defaults":
+            rows = [r for r in semi if r["dataset"] == dataset and r["note"] == what
+                    and r["model"] == "VAEClassifier() [defaults]"]
+        else:
+            rows = [r for r in research if r["dataset"] == dataset and r["note"] == source
+                    and r["method"] == what]
+        acc = {(int(r["n_labelled"]), int(r["seed"])): float(r["accuracy"]) for r in rows}
+        configs.append((label, acc, int(ref) - 1 if ref else len(configs) - 1))
+    labels = sorted({n for _, acc, _ in configs for n, _ in acc})
+    print("| configuration | " + " | ".join(f"{n} labels" for n in labels) + " |")
+    print("|---|" + "---|" * len(labels))
+    for i, (label, acc, ref) in enumerate(configs):
+        cells = []
+        for n in labels:
+            mine = {s: a for (nn_, s), a in acc.items() if nn_ == n}
+            if not mine:
+                cells.append("not run")
+                continue
+            cell = f"{statistics.median(mine.values()):.3f} ({len(mine)} draws)"
+            if i:
+                prev = configs[ref][1]
+                d = [a - prev[n, s] for s, a in mine.items() if (n, s) in prev]
+                if d:
+                    cell += (f", {100 * statistics.median(d):+.1f} "
+                             f"({sum(x > 0 for x in d)} of {len(d)})")
+            cells.append(cell)
+        print(f"| {label} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -58,7 +58,7 @@ class VAEClassifier(
     cross-entropy. Rows labelled ``-1`` are unlabelled, as in scikit-learn's
     :class:`~sklearn.semi_supervised.LabelSpreading`: for them the class is a latent
     variable, the bound is averaged over ``q(y | x)`` and they train the classifier
-    through the generative model. The default model with fully connected networks
+    through the generative model. The default model with unlabelled rows
     (``'shared-m2'``) adds two terms
     that let the unlabelled rows teach ``q(y | x)`` much more: its prediction should
     not change under a small perturbation of the row, and it learns labels spread to
@@ -85,10 +85,10 @@ class VAEClassifier(
         images flattened channels first (``images.reshape(n, -1)``). Its product must
         equal the number of features. None with a conv network (``architecture`` or
         ``classifier_architecture``) takes a square one-channel image (needs a
-        perfect-square number of features, else fit raises ValueError). Ignored by
-        ``'mlp'`` networks apart from that check, except by ``'shared-m2'``, which
-        also shifts images by up to 2 pixels in its consistency term: pass it for
-        images, whatever the architecture.
+        perfect-square number of features, else fit raises ValueError). Given, it
+        makes ``architecture='auto'`` convolutional, and ``'shared-m2'`` also shifts
+        images by up to 2 pixels in its consistency term: pass it for images. With
+        ``architecture='mlp'`` it is used for those shifts only.
     {{encoder}}
     {{decoder}}
         Here ``n_inputs`` is ``n_components`` plus the number of classes (the
@@ -111,8 +111,9 @@ class VAEClassifier(
         weight fits any row width: ``'auto'`` is 1 there.
     max_iter : int or 'auto', default='auto'
         Number of training epochs (fewer if early stopping triggers). ``'auto'``: for
-        ``'shared-m2'``, as many epochs as give 1,500 gradient steps (or 10 passes
-        over the labelled rows, when that is more), whatever the number of rows; for
+        ``'shared-m2'``, as many epochs as give 1,500 gradient steps, 10 passes over
+        all rows or 10 passes over the labelled rows, whichever is most (the budget
+        grows with the data from about 19,000 rows on); for
         ``'m1+m2'``, as many epochs as give 4,000 gradient steps (1,000 with a conv
         M1), for M1 and for M2; for ``'m2'``, 100 epochs. ``partial_fit``: one epoch.
     {{batch_size}}
@@ -129,11 +130,14 @@ class VAEClassifier(
     model : {'auto', 'shared-m2', 'm2', 'm1+m2'} or str, default='auto'
         The generative model, a key of :data:`skvae.models.MODELS` (a model you
         register there works too). ``'shared-m2'``: M2 whose ``q(y|x)`` and
-        ``q(z|x,y)`` share one encoder body (the ``architecture``'s; its decoder is
-        fully connected for a conv body), trained with two more terms on ``q(y|x)``:
-        consistency (``KL(q(y|x) || q(y|x~))``, with ``x~`` the row plus Gaussian
-        noise of half the data's standard deviation and, with ``image_shape``, moved
-        by up to 2 pixels; weight 3, raised over the first fifth of the run) and,
+        ``q(z|x,y)`` share one encoder body (the ``architecture``'s, with 16 and 32
+        channels for a conv body, whose decoder is fully connected), trained with two
+        more terms on ``q(y|x)``: consistency (``KL(p || q(y|x~))`` on unlabelled
+        rows, with ``x~`` the row plus Gaussian noise of half the data's standard
+        deviation and, with ``image_shape``, moved by up to 2 pixels, and ``p`` the
+        model's ``q(y|x)`` aligned to the labelled rows' class mix, so that its own
+        predictions cannot drift towards some classes; weight 3, raised over the
+        first fifth of the run) and,
         from half-way, a cross-entropy on pseudo-labels that
         :class:`~sklearn.semi_supervised.LabelSpreading` spreads from the labels over
         a kNN graph of the model's own standardised features, each weighted by its
@@ -152,10 +156,11 @@ class VAEClassifier(
         whole), the code joined after them, then the hidden layers (an explicit
         ``'m1+m2'`` in ``partial_fit`` fits M1 on the first call's rows for
         ``max_iter`` epochs, then keeps it frozen). ``'auto'``, in ``fit``:
-        ``'shared-m2'`` with fully connected networks; with a conv network
-        (``architecture`` or ``classifier_architecture`` ``'conv'``), ``'m1+m2'`` when
-        some rows are unlabelled and ``'m2'`` when all are labelled, which measured
-        better there than ``'shared-m2'`` (see the user guide). In ``partial_fit``:
+        ``'shared-m2'`` when some rows are unlabelled, whatever the networks, and when
+        all are labelled with fully connected networks; ``'m2'`` when all are labelled
+        and a network is convolutional (``architecture`` or
+        ``classifier_architecture`` ``'conv'``), which measured better there (see the
+        user guide). In ``partial_fit``:
         ``'m2'`` (one pass per call at a constant step size, while ``'shared-m2'``
         anneals its step size over a whole run and spreads pseudo-labels over every
         row).

@@ -73,7 +73,9 @@ class Settings:
     threshold: float | None = None
     #: The KL consistency term (no threshold) on unlabelled rows only.
     unlabelled_only: bool = False
-    #: Align the masked targets to the labelled rows' class mix (distribution alignment).
+    #: Align the consistency targets to the labelled rows' class mix (distribution
+    #: alignment; the KL term then counts unlabelled rows only). Only when some rows are
+    #: unlabelled.
     align: bool = True
     #: Perturbation: Gaussian noise of ``noise`` times the data's standard deviation
     #: (``noise_scale='std'``) or times the median distance to the 7th nearest
@@ -373,7 +375,10 @@ class SharedRecipe(Recipe):
         module = _nn.SharedM2(body, n_hidden, stage.n_components, decoder,
                               _nn.make_likelihood(stage.likelihood, n), k, n_join=cfg.join,
                               perturbation=perturbation, threshold=cfg.threshold,
-                              align=cfg.align, unlabelled_only=cfg.unlabelled_only)
+                              # Alignment is over the predictions on unlabelled rows:
+                              # with every row labelled, the plain term on every row.
+                              align=cfg.align and plan.data.unlabelled,
+                              unlabelled_only=cfg.unlabelled_only)
         rows = len(X)
         return module, {**inputs,
                         "pseudo_label": np.full(rows, UNLABELLED, dtype=np.int64),
