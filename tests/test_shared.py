@@ -261,3 +261,13 @@ def test_conv_and_mlp_bodies_plan_the_same_recipe():
     # Every row labelled with a conv network: M2, as measured best there.
     full = make_plan(VAEClassifier(architecture="conv"), X, np.arange(200) % 4, **kwargs)
     assert full.model == "m2"
+
+
+def test_alignment_only_with_unlabelled_rows():
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:200] / 16.0, y[:200]
+    partly = VAEClassifier(max_iter=1, random_state=0, tol=None).fit(
+        X, np.where(np.arange(200) < 50, y, -1))
+    assert partly.net_.module_.align
+    full = VAEClassifier(max_iter=1, random_state=0, tol=None).fit(X, y)
+    assert full.model_ == "shared-m2" and not full.net_.module_.align
