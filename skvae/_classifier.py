@@ -179,7 +179,8 @@ class VAEClassifier(
         unlabelled rows forming their own stratum) and stop when the validation
         loss has not improved (by a relative 1e-4) for ``n_iter_no_change`` epochs; the
         best weights are kept. ``tol`` plays no part in it.
-    {{validation_fraction n_iter_no_change device precision data_placement n_importance_samples}}
+    {{validation_fraction n_iter_no_change device n_threads precision}}
+    {{data_placement n_importance_samples}}
     {{callbacks}}
     {{verbose random_state}}
 
@@ -321,6 +322,7 @@ class VAEClassifier(
         validation_fraction=0.1,
         n_iter_no_change=10,
         device="auto",
+        n_threads="auto",
         precision="32",
         data_placement="auto",
         n_importance_samples=10,
@@ -351,6 +353,7 @@ class VAEClassifier(
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.device = device
+        self.n_threads = n_threads
         self.precision = precision
         self.data_placement = data_placement
         self.n_importance_samples = n_importance_samples
