@@ -275,6 +275,7 @@ class Progress(Callback):
         """``'loss 27.62 (reconstruction 27.56, kl 0.06)'`` and the validation loss."""
         parts = [key[len("train_"):] for key in row
                  if key.startswith("train_") and key not in ("train_loss", "train_batch_count")
+                 and not key.startswith("train_loss_")
                  and not key.endswith("_best")]
         parts.sort(key=lambda p: (_PART_ORDER.index(p) if p in _PART_ORDER else 99, p))
         text = ""

@@ -270,7 +270,7 @@ def _parser():
         description="Variational autoencoders as scikit-learn estimators.",
     )
     parser.add_argument("--version", action="version", version=f"skvae {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command")
     cmp = sub.add_parser(
         "compare",
         help="compare SVC on raw inputs with VAETransformer -> SVC / LogisticRegression",
@@ -295,6 +295,10 @@ def _parser():
             "      # the README's conv VAE -> SVC result (hours on CPU; add --device cuda)\n"
             "Fashion-MNIST is read from local IDX files: apt-get install "
             "dataset-fashion-mnist,\nor set SKVAE_DATA to a folder holding the four .gz files."
+            "\nThe VAEs get the images' shape, as in Python:\n"
+            "  VAEClassifier(image_shape=fetch_fashion_mnist().image_shape)  # (1, 28, 28)\n"
+            "Each fit picks its torch threads (n_threads='auto': one for small networks, "
+            "else\nthe idle cores), so a busy machine does not slow it down many times."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -308,9 +312,9 @@ def _parser():
                      help="semi-supervised comparison keeping N training labels, for each N "
                           "given: a count, or a fraction below 1 of the training rows")
     cmp.add_argument("--n-components", type=_int_in(1), default=None, metavar="K",
-                     help="latent size, at most the number of input features (default: the "
-                          "estimators' defaults: 50 for VAETransformer, 8 for "
-                          "VAEClassifier)")
+                     help="latent size, the estimators' n_components; it may exceed the "
+                          "number of input features (default: the estimators' defaults: "
+                          "50 for VAETransformer, 8 for VAEClassifier)")
     cmp.add_argument("--max-iter", type=_int_in(1), default=None,
                      help="VAE epochs (default: the estimators' 'auto', which sets the "
                           "training length from the number of rows)")
@@ -345,6 +349,9 @@ def _compare(args, log):
     from ._devices import resolve_device
 
     resolve_device(args.device)  # an unknown or absent device fails before any training
+    if args.plot is not None and not args.plot.strip():
+        raise CommandError("--plot needs a file name, e.g. --plot compare.png (got an "
+                           "empty one)")
     plot = _check_plot_path(args.plot, labels=args.labels) if args.plot else None
     n_train = args.n_train
     if n_train is None and args.dataset == "fashion-mnist":
@@ -353,9 +360,6 @@ def _compare(args, log):
         args.dataset, n_train, args.random_state
     )
     n_features = X_train.shape[1]
-    if args.n_components is not None and args.n_components > n_features:
-        raise CommandError(f"--n-components {args.n_components}: must be at most "
-                           f"{n_features}, the number of input features of {args.dataset}")
     counts = None if args.labels is None else _label_counts(args.labels, y_train)
     log(f"{args.dataset}: {len(X_train)} training rows, {len(X_test)} test rows, "
         f"{n_features} features")
@@ -447,10 +451,16 @@ def main(argv=None):
     """
     if argv is None and threading.current_thread() is threading.main_thread():
         _exit_at_once_on_interrupt()
+    parser = _parser()
     try:
-        args = _parser().parse_args(argv)
+        args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or an argument error already reported
         return exc.code
+    if args.command is None:  # a bare `skvae`: the usage, and what to run
+        parser.print_usage(sys.stderr)
+        print("skvae: error: name a command: skvae compare (skvae --help for more)",
+              file=sys.stderr)
+        return 2
 
     def log(msg):
         print(msg, file=sys.stderr, flush=True)

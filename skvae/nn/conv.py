@@ -43,6 +43,10 @@ def check_image_shape(image_shape, n_features=None):
     (1, 8, 8)
     >>> check_image_shape([3, 4, 5], 60)
     (3, 4, 5)
+    >>> check_image_shape((28, 28, 1))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: image_shape=(28, 28, 1) looks channels-last ... Pass image_shape=(1, 28, 28)...
     """
     if image_shape is None:
         side = math.isqrt(n_features) if n_features is not None else 0
@@ -62,6 +66,14 @@ def check_image_shape(image_shape, n_features=None):
             f"e.g. (1, 28, 28); got {image_shape!r}."
         )
     shape = tuple(int(s) for s in shape)
+    if shape[0] > 4 and shape[2] <= 4:
+        raise ValueError(
+            f"image_shape={shape} looks channels-last (height, width, channels): skvae "
+            f"reads images channels first. Pass image_shape={(shape[2], shape[0], shape[1])}"
+            " (channels, height, width), and rows flattened channels first: for images "
+            "of shape (n, height, width, channels), "
+            "images.transpose(0, 3, 1, 2).reshape(n, -1)."
+        )
     if n_features is not None and math.prod(shape) != n_features:
         raise ValueError(
             f"image_shape={shape} describes {math.prod(shape)} pixels per image but X has "
