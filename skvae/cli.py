@@ -24,7 +24,6 @@ imports nothing heavy before the arguments are parsed: ``skvae --help`` and
 import argparse
 import math
 import os
-import signal
 import sys
 import textwrap
 import threading
@@ -39,6 +38,8 @@ from ._experiment import (
     run_comparison,
     run_semisupervised,
 )
+from ._interrupt import INTERRUPTED as _INTERRUPTED
+from ._interrupt import exit_at_once_on_interrupt as _exit_at_once_on_interrupt
 
 # Data, label draws and timed fits live in skvae._experiment (shared with the benchmarks);
 # they are re-exported here, where they have been documented since the first release.
@@ -48,7 +49,6 @@ __all__ = ["main", "run_comparison", "run_semisupervised", "hide_labels", "load_
 ARCHITECTURES = ("mlp", "conv")
 _MIN_TRAIN = 20
 _MAX_SEED = 2**32 - 1
-_INTERRUPTED = "skvae: interrupted"
 
 
 class CommandError(Exception):
@@ -391,35 +391,6 @@ def _compare(args, log):
     return 0
 
 
-def _exit_at_once_on_interrupt():
-    """Make Ctrl-C (SIGINT) end this process at once: one line on stderr, status 130.
-
-    A ``KeyboardInterrupt`` cannot do it: skorch ends its training loop on one and the
-    estimators then return the model trained so far (the command would go on to the next
-    fit), and while the main thread runs C code (libsvm, torch kernels, a large import)
-    Python does not run its handler at all. So SIGINT is blocked in the calling (main)
-    thread and in every thread started after it (they inherit the mask: torch's and
-    OpenMP's workers), and one watcher thread waits for it with :func:`signal.sigwait`:
-    it wakes as soon as the signal comes, writes the line and ends the process with
-    :func:`os._exit`. Only where ``sigwait`` is missing (Windows) does a plain handler do
-    the same from the main thread, between two Python instructions.
-    """
-    def stop(*_):
-        os.write(2, f"{_INTERRUPTED}\n".encode())
-        os._exit(130)
-
-    if not (hasattr(signal, "pthread_sigmask") and hasattr(signal, "sigwait")):
-        signal.signal(signal.SIGINT, stop)
-        return
-
-    def watch():
-        signal.sigwait({signal.SIGINT})
-        stop()
-
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    threading.Thread(target=watch, name="skvae-interrupt", daemon=True).start()
-
-
 def main(argv=None):
     """Entry point of the ``skvae`` command; returns the exit status.
 
@@ -450,7 +421,7 @@ def main(argv=None):
     0
     """
     if argv is None and threading.current_thread() is threading.main_thread():
-        _exit_at_once_on_interrupt()
+        _exit_at_once_on_interrupt()  # at once when started by skvae._command
     parser = _parser()
     try:
         args = parser.parse_args(argv)

@@ -443,3 +443,37 @@ def test_ctrl_c_stops_code_that_swallows_keyboard_interrupt():
     status, err = interrupt("ready", sys.executable, "-c", code)
     assert_stopped_by_interrupt(status, err)
     assert err.splitlines() == ["ready", "skvae: interrupted"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT cannot be sent on Windows")
+def test_ctrl_c_during_the_command_imports_is_one_line(tmp_path):
+    """Issue 30, fault 11: the entry point installs the Ctrl-C handling before it imports
+    the CLI, so a SIGINT while skvae.cli and its imports load ends with one line and
+    status 130 (it gave a KeyboardInterrupt traceback)."""
+    code = (
+        "import os, signal, sys, time\n"
+        "import skvae._command as command, skvae._interrupt as interrupt\n"
+        "real = interrupt.exit_at_once_on_interrupt\n"
+        "def install_then_interrupt():\n"
+        "    real()\n"
+        "    assert 'skvae.cli' not in sys.modules and 'skvae._experiment' not in sys.modules\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    time.sleep(0.5)\n"  # the import of the CLI happens in this window
+        "interrupt.exit_at_once_on_interrupt = install_then_interrupt\n"
+        "sys.argv = ['skvae', 'compare', '--device', 'cpu']\n"
+        "sys.exit(command.main())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert out.returncode == 130, out.stderr
+    assert out.stderr == "skvae: interrupted\n"
+    assert out.stdout == ""
+
+
+def test_the_command_starts_at_the_interrupt_safe_entry_point():
+    from pathlib import Path
+
+    pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    assert 'skvae = "skvae._command:main"' in pyproject
+    main = (Path(cli.__file__).parent / "__main__.py").read_text()
+    assert "from ._command import main" in main
