@@ -34,6 +34,7 @@ from ._rows import Rows, as_rows
 from ._threads import using_threads
 from ._train import configure, new_net, seeded, train
 from .nn import ARCHITECTURES, LIKELIHOODS
+from .nn.conv import check_not_images
 
 __all__ = ["BaseVAE", "resolve_device"]
 
@@ -72,45 +73,6 @@ def check_sample_weight(sample_weight, n_rows):
     if not np.any(w > 0):
         raise ValueError("sample_weight is zero for every row: there is nothing to fit.")
     return w.astype(np.float32)
-
-
-def check_not_images(X, image_shape=None):
-    """Refuse X of images (3-D or 4-D) with the exact reshape and ``image_shape`` to pass.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> check_not_images(np.zeros((5, 64)))  # rows: fine
-    >>> check_not_images(np.zeros((5, 28, 28)))  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    ValueError: X has shape (5, 28, 28): ... pass X.reshape(5, -1) ... image_shape=(1, 28, 28)...
-    """
-    shape = getattr(X, "shape", None)
-    if shape is None:
-        if not isinstance(X, list | tuple):
-            return
-        shape = np.shape(X)
-    shape = tuple(int(s) for s in shape)
-    if len(shape) not in (3, 4):
-        return
-    n = shape[0]
-    if len(shape) == 3:
-        image, how = (1, *shape[1:]), f"X.reshape({n}, -1)"
-        what = f"{n} images of {shape[1]} x {shape[2]} pixels"
-    elif shape[1] > 4 and shape[3] <= 4:  # channels last
-        image = (shape[3], shape[1], shape[2])
-        how = f"X.transpose(0, 3, 1, 2).reshape({n}, -1)"
-        what = f"{n} images of {shape[1]} x {shape[2]} pixels, {shape[3]} channel(s) last"
-    else:
-        image, how = shape[1:], f"X.reshape({n}, -1)"
-        what = f"{n} images of {shape[1]} channel(s) of {shape[2]} x {shape[3]} pixels"
-    given = "" if image_shape is None else f" (image_shape={tuple(image_shape)!r} is set)"
-    raise ValueError(
-        f"X has shape {shape}: {what}. skvae estimators take one flattened image per row: "
-        f"pass {how} (shape ({n}, {math.prod(image)})) and image_shape={image}{given}, "
-        "so that conv networks and the image shifts of 'shared-m2' see the images."
-    )
 
 
 class BaseVAE(BaseEstimator):

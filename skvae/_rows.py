@@ -66,26 +66,19 @@ def as_rows(X):
 
 def _source(array):
     """``'dataset /x of file data.h5'`` for an open h5py dataset, else None."""
-    if _module(array) != "h5py":
-        return None
     try:
         return f"dataset {array.name} of file {array.file.filename}"
-    except Exception:  # closed already: h5py cannot tell which file it was
+    except Exception:  # not h5py, or closed already: h5py cannot tell the file
         return None
 
 
 def _check_open(array, source=None):
     """Raise ValueError, naming the file, when ``array`` is an h5py dataset of a closed file."""
-    if _module(array) != "h5py":
-        return
-    valid = getattr(getattr(array, "id", None), "valid", True)
-    if not valid:
-        what = source or "an h5py dataset"
+    if _module(array) == "h5py" and not getattr(getattr(array, "id", None), "valid", True):
         raise ValueError(
-            f"X is {what}, whose file is closed: h5py can no longer read it. Keep the "
-            "file open while the estimator reads X (fit and predict inside "
-            "`with h5py.File(path) as f:`), or open it again and pass its dataset."
-        )
+            f"X is {source or 'an h5py dataset'}, whose file is closed: h5py can no longer "
+            "read it. Keep the file open while the estimator reads X (fit and predict "
+            "inside `with h5py.File(path) as f:`), or open it again and pass its dataset.")
 
 
 class Rows:
@@ -159,7 +152,7 @@ class Rows:
     """
 
     def __init__(self, array, *, scale=None, offset=0.0, chunk_rows="auto"):
-        self._source = _source(array)
+        self._source = _source(array) if _module(array) == "h5py" else None
         _check_open(array, self._source)
         shape = getattr(array, "shape", None)
         if shape is None or not hasattr(array, "__getitem__") or not hasattr(array, "dtype"):
