@@ -117,7 +117,7 @@ def _check_plot_path(path, *, labels):
     except ImportError:
         raise CommandError(
             "--plot needs matplotlib, which is not installed: pip install matplotlib "
-            "(or pip install 'skvae[plot]')"
+            "(or, in a clone of skvae, pip install -e '.[plot]')"
         ) from None
     matplotlib.use("Agg")
     from matplotlib.backend_bases import FigureCanvasBase

@@ -3,8 +3,9 @@
 This module is over 400 lines because each of its plot helpers checks its input against
 the fitted model and is documented with an example.
 
-Needs matplotlib (``pip install "skvae[plot]"``). Every function draws on a given
-``ax`` (or a new figure) and returns the matplotlib object it drew on.
+Needs matplotlib (``pip install matplotlib``; in a clone, ``pip install -e ".[plot]"``).
+Every function draws on a given ``ax`` (or a new figure) and returns the matplotlib object
+it drew on.
 
 The helpers that take a fitted estimator read the images' shape from it (its
 ``image_shape_``, the ``(channels, height, width)`` it was fitted with) and its code size
@@ -33,7 +34,8 @@ def _pyplot():
         import matplotlib.pyplot as plt
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError(
-            "skvae.plotting needs matplotlib: pip install 'skvae[plot]' (or matplotlib)."
+            "skvae.plotting needs matplotlib: pip install matplotlib (in a clone of skvae: "
+            "pip install -e '.[plot]')."
         ) from exc
     return plt
 

@@ -123,3 +123,18 @@ def test_rows_over_a_closed_h5py_file_name_the_file(tmp_path, X300):
     assert "digits.h5" in str(err.value) and "/X" in str(err.value)
     with pytest.raises(ValueError, match=r"file is closed"):
         VAETransformer(**TINY).fit(dataset)
+
+
+# -- 30.7: install ---------------------------------------------------------------------------
+def test_make_demo_installs_only_what_the_demo_needs():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    make = (root / "Makefile").read_text()
+    demo = make[make.index("$(DEMO_STAMP): pyproject.toml"):make.index("touch $(DEMO_STAMP)")]
+    assert '-e ".[plot]"' in demo and "[dev]" not in demo
+    assert "minutes" in demo  # it says how long it takes
+    assert "demo: $(DEMO_STAMP)\n" in make and "OMP_NUM_THREADS=1 $(VENV)/bin/skvae" not in make
+    examples = (root / "examples" / "README.rst").read_text()
+    assert 'pip install -e ".[plot]"' in examples
+    assert 'pip install "skvae[plot]"' not in examples
