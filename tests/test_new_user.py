@@ -59,7 +59,7 @@ def test_the_loader_and_first_pages_show_image_shape():
     call = "image_shape=fetch_fashion_mnist().image_shape"
     assert "image_shape=" in datasets.fetch_fashion_mnist.__doc__
     assert "bunch.image_shape" in datasets.fetch_fashion_mnist.__doc__
-    for page in ("README.md", "docs/getting_started.md"):
+    for page in ("README.md", "docs/index.md", "docs/getting_started.md"):
         text = (root / page).read_text()
         assert call in text or "image_shape=fashion.image_shape" in text, page
 
