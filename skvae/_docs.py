@@ -96,7 +96,8 @@ n_threads : int, 'auto' or None, default='auto'
     of the defaults on tabular data or 8 x 8 digits), else one per core that no other
     process keeps busy when the fit starts, never more than the process's own
     setting (``OMP_NUM_THREADS``, ``torch.set_num_threads``, a joblib or Dask
-    worker's limit); on a GPU, ``'auto'`` leaves the setting alone. Beside other work,
+    worker's limit; a ``partial_fit`` that continues a model keeps the count its first
+    call chose); on a GPU, ``'auto'`` leaves the setting alone. Beside other work,
     extra threads wait for each other: with torch's default a small fit on a busy
     2-core machine ran 7 to 80 times slower than with one thread. An int: that many
     threads; None: the process's setting, untouched. The count chosen is in

@@ -327,10 +327,11 @@ def make_plan(estimator, X, targets, *, task, classes=None, partial=False, seed=
             )
     recipe = MODELS[model]
     stages = recipe.stages(params, data, seed=seed, partial=partial)
-    n_threads = None
-    if not str(device).startswith("cuda") or params.get("n_threads", "auto") != "auto":
-        work = max(step_work(stage, data) for stage in stages)
-        n_threads = plan_threads(params.get("n_threads", "auto"), work)
+    n_threads, wanted = None, params.get("n_threads", "auto")
+    if wanted == "auto" and fitted is not None:  # partial_fit on: as the first call chose
+        n_threads = getattr(fitted, "n_threads", None)
+    elif not str(device).startswith("cuda") or wanted != "auto":
+        n_threads = plan_threads(wanted, max(step_work(stage, data) for stage in stages))
     return FitPlan(
         model=model, recipe=recipe, data=data, stages=tuple(stages), device=device,
         precision=params["precision"], data_placement=params["data_placement"],

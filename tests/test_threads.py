@@ -138,3 +138,17 @@ def test_overlapping_fits_restore_the_setting_when_the_last_ends(two_threads):
 def test_n_threads_is_validated(X300, bad):
     with pytest.raises(InvalidParameterError, match="n_threads"):
         VAETransformer(n_threads=bad, **TINY).fit(X300)
+
+
+def test_partial_fit_keeps_the_first_calls_count(X300, monkeypatch):
+    from skvae import _threads
+
+    vae = VAETransformer(**TINY).partial_fit(X300)
+    first = vae.plan_.n_threads
+
+    def sampled(*args, **kwargs):
+        raise AssertionError("a continuing partial_fit planned its threads again")
+
+    monkeypatch.setattr(_threads, "plan_threads", sampled)
+    monkeypatch.setattr("skvae._plan.plan_threads", sampled)
+    assert vae.partial_fit(X300).plan_.n_threads == first
