@@ -251,7 +251,10 @@ class VAEClassifier(
     history_ : skorch.History
         Per-epoch record: ``train_loss``, ``train_reconstruction``, ``train_kl``,
         ``train_classification`` (and, for ``'shared-m2'``, ``train_consistency`` and
-        ``train_pseudo``), ``dur``, and ``valid_*`` with early stopping.
+        ``train_pseudo``), each term's weighted share of the loss
+        (``train_loss_<term>``: they sum to ``train_loss``; drawn by
+        :func:`skvae.plotting.plot_history`), ``dur``, and ``valid_*`` with early
+        stopping.
 
     See Also
     --------

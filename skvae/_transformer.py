@@ -95,7 +95,10 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
     {{best_loss_ validation_scores_ best_validation_score_}}
     history_ : skorch.History
         Per-epoch record: ``train_loss``, ``train_reconstruction``, ``train_kl``,
-        ``dur``, and the ``valid_*`` counterparts with early stopping.
+        each term's weighted share of the loss (``train_loss_reconstruction``,
+        ``train_loss_kl``: they sum to ``train_loss``; drawn by
+        :func:`skvae.plotting.plot_history`), ``dur``, and the ``valid_*`` counterparts
+        with early stopping.
 
     See Also
     --------
