@@ -14,6 +14,20 @@ the same draws. Rows are appended to benchmarks/results/label_research.csv (``--
 Methods (``--methods``; ``NAME:key=value,...`` overrides a recipe's settings):
 
 * ``svc`` / ``ls``: the baselines.
+* ``skvae``: the shipped estimator, ``VAEClassifier()`` with its defaults (``image_shape``
+  given on Fashion-MNIST, ``device='cpu'``, ``random_state=seed``), so a research row starts
+  from the same place as ``bench_semisupervised.py --defaults``. ``skvae:key=value,...``
+  changes one of the recipe's fixed settings (a field of
+  :class:`skvae.models.shared.Settings`, e.g. ``threshold=0.95``; ``none`` for None) or,
+  as ``est.name=value``, an estimator parameter (``est.architecture=conv``). With
+  ``LR_DEBUG=1`` each epoch prints the test accuracy, the share of unlabelled rows that
+  pass the mask and the predicted class histogram on the training rows. The defaults
+  before issue 28 (commit 2298138) are
+  ``skvae:est.architecture=mlp,est.n_components=8,est.hidden_layer_sizes=256-128,``
+  ``est.learning_rate_init=0.001,conv_channels=32-64`` (rows with the note ``issue28-A``
+  to ``-C`` and ``issue28-F4k`` ran before the defaults changed: there plain ``skvae``
+  is that old default, and ``est.n_components=16,est.hidden_layer_sizes=256-256,``
+  ``est.learning_rate_init=0.002`` the new one).
 * ``m2``: M2 on pixels with a shared encoder body: h = body(x); q(y|x) = head(h);
   q(z|x,y) = enc([h, y]); p(x|z,y) Bernoulli decoder. Loss per step: labelled ELBO +
   unlabelled ELBO (y marginalised under q(y|x), or ``marg=0``: one pass with the soft
@@ -56,6 +70,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from skorch.callbacks import Callback
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from skvae._experiment import (  # noqa: E402
@@ -423,10 +438,110 @@ def fit_vae(X, y_semi, X_te, cfg, seed):
     return fit_m2(X, y_semi, X_te, cfg, seed, pseudo)
 
 
+# -- the shipped estimator ---------------------------------------------------------------------
+
+def parse_value(text, default):
+    """``text`` as the type of ``default`` (``none`` is None; bools from 0/1)."""
+    if text.lower() == "none":
+        return None
+    if isinstance(default, bool):
+        return bool(int(text))
+    if isinstance(default, int) and not isinstance(default, bool):
+        return int(text)
+    if isinstance(default, float) or default is None:
+        try:
+            return float(text)
+        except ValueError:
+            return text
+    return text
+
+
+def parse_number(text):
+    """An int, a float or, failing both, the text itself."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return None if text.lower() == "none" else text
+
+
+def parse_skvae(rest):
+    """(Settings changes, estimator parameters) of a ``skvae:...`` method spec."""
+    import dataclasses
+
+    from skvae.models import shared
+
+    fields = {f.name: f.default for f in dataclasses.fields(shared.Settings)}
+    settings, params = {}, {}
+    for kv in filter(None, rest.split(",")):
+        key, val = kv.split("=")
+        if key.startswith("est."):
+            name = key[4:]
+            if "-" in val and name == "hidden_layer_sizes":
+                params[name] = tuple(int(v) for v in val.split("-"))
+            else:
+                params[name] = parse_number(val)
+        else:
+            if key not in fields:
+                raise SystemExit(f"unknown setting {key!r}; one of {sorted(fields)}")
+            settings[key] = (tuple(int(v) for v in val.split("-")) if key == "conv_channels"
+                             else parse_value(val, fields[key]))
+    return settings, params
+
+
+class EpochReport(Callback):
+    """skorch callback (LR_DEBUG): test accuracy, mask rate and class histogram per epoch."""
+
+    def __init__(self, X_te, y_te, X, classes):
+        self.X_te, self.y_te, self.X, self.classes = X_te, y_te, X, classes
+
+    def on_epoch_end(self, net, **kwargs):
+        module = net.module_
+        module.eval()
+        with torch.no_grad():
+            pred = module.classify(torch.from_numpy(self.X_te)).argmax(1).numpy()
+            train = module.classify(torch.from_numpy(self.X)).argmax(1).numpy()
+        module.train()
+        acc = float((self.classes[pred] == self.y_te).mean())
+        hist = np.bincount(train, minlength=len(self.classes)) / len(train)
+        row = net.history[-1]
+        print(f"    epoch {len(net.history):3d} test {acc:.4f} mask "
+              f"{row.get('train_mask_rate', float('nan')):.3f} pseudo "
+              f"{row.get('train_pseudo', float('nan')):.3f} hist "
+              + " ".join(f"{h:.2f}" for h in hist), flush=True)
+
+
+def fit_skvae(X, y_semi, X_te, y_te, rest, seed, dataset):
+    import dataclasses
+
+    from skvae import VAEClassifier
+    from skvae.models import shared
+
+    settings, params = parse_skvae(rest)
+    kwargs = dict(device="cpu", random_state=seed)
+    if dataset != "digits":
+        kwargs["image_shape"] = (1, 28, 28)
+    kwargs.update(params)
+    saved = shared.SETTINGS
+    shared.SETTINGS = dataclasses.replace(saved, **settings)
+    try:
+        clf = VAEClassifier(**kwargs)
+        if os.environ.get("LR_DEBUG"):
+            clf.set_params(callbacks=[("report", EpochReport(
+                X_te, y_te, X, np.unique(y_semi[y_semi >= 0])))])
+        clf.fit(X, y_semi)
+    finally:
+        shared.SETTINGS = saved
+    return clf.predict(X_te)
+
+
 # -- driver ----------------------------------------------------------------------------------
 
 def parse_method(spec):
     name, _, rest = spec.partition(":")
+    if name == "skvae":
+        return name, {"rest": rest}, {}
     cfg = dict(DEFAULTS, method=name)
     for kv in filter(None, rest.split(",")):
         key, val = kv.split("=")
@@ -447,7 +562,16 @@ def main():
     p.add_argument("--note", default="")
     p.add_argument("--report-only", action="store_true",
                    help="run nothing: print the table of the --csv rows (--note filters)")
+    p.add_argument("--ablation", nargs="+", metavar="LABEL=NOTE/METHOD",
+                   help="run nothing: one table of these rows (of --dataset), each paired "
+                        "with the row before it on the draws both ran; NOTE/METHOD picks "
+                        "--csv rows, or 'defaults/NOTE' the VAEClassifier() [defaults] rows "
+                        "with that note in semisupervised.csv; '@K' after it pairs the row "
+                        "with the K-th instead")
     args = p.parse_args()
+    if args.ablation:
+        ablation(args.csv, args.dataset, args.ablation)
+        return
     if args.report_only:
         with open(args.csv) as f:
             rows = [r for r in csv.DictReader(f)
@@ -477,6 +601,8 @@ def main():
                     pred = fit_svc(X, y_semi, X_te, cfg)
                 elif name == "ls":
                     pred = fit_ls(X, y_semi, X_te, cfg)
+                elif name == "skvae":
+                    pred = fit_skvae(X, y_semi, X_te, y_te, cfg["rest"], seed, args.dataset)
                 else:
                     pred = fit_vae(X, y_semi, X_te, cfg, seed)
                 secs, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -526,6 +652,49 @@ def report(rows):
             print(f"| {m} | {n} | {statistics.median(a):.4f} ({min(a):.4f}-{max(a):.4f}) | "
                   f"{diff('ls')} | {diff('svc')} | {statistics.median(t):.1f}, {max(t):.1f} | "
                   f"{statistics.median(c):.1f}, {max(c):.1f} |")
+
+
+def ablation(path, dataset, specs):
+    """Print a Markdown table: each configuration, paired with the one before it.
+
+    A spec ending in ``@K`` is paired with the K-th configuration (1-based) instead.
+    """
+    with open(path) as f:
+        research = list(csv.DictReader(f))
+    with open(Path(path).parent / "semisupervised.csv") as f:
+        semi = list(csv.DictReader(f))
+    configs = []
+    for spec in specs:
+        label, _, where = spec.partition("=")
+        where, _, ref = where.partition("@")
+        source, _, what = where.partition("/")
+        if source == "defaults":
+            rows = [r for r in semi if r["dataset"] == dataset and r["note"] == what
+                    and r["model"] == "VAEClassifier() [defaults]"]
+        else:
+            rows = [r for r in research if r["dataset"] == dataset and r["note"] == source
+                    and r["method"] == what]
+        acc = {(int(r["n_labelled"]), int(r["seed"])): float(r["accuracy"]) for r in rows}
+        configs.append((label, acc, int(ref) - 1 if ref else len(configs) - 1))
+    labels = sorted({n for _, acc, _ in configs for n, _ in acc})
+    print("| configuration | " + " | ".join(f"{n} labels" for n in labels) + " |")
+    print("|---|" + "---|" * len(labels))
+    for i, (label, acc, ref) in enumerate(configs):
+        cells = []
+        for n in labels:
+            mine = {s: a for (nn_, s), a in acc.items() if nn_ == n}
+            if not mine:
+                cells.append("not run")
+                continue
+            cell = f"{statistics.median(mine.values()):.3f} ({len(mine)} draws)"
+            if i:
+                prev = configs[ref][1]
+                d = [a - prev[n, s] for s, a in mine.items() if (n, s) in prev]
+                if d:
+                    cell += (f", {100 * statistics.median(d):+.1f} "
+                             f"({sum(x > 0 for x in d)} of {len(d)})")
+            cells.append(cell)
+        print(f"| {label} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

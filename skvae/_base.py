@@ -88,7 +88,7 @@ class BaseVAE(BaseEstimator):
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
-        "architecture": [StrOptions(set(ARCHITECTURES))],
+        "architecture": [StrOptions({"auto", *ARCHITECTURES})],
         "image_shape": ["array-like", None],
         "encoder": [torch.nn.Module, callable, None],
         "decoder": [torch.nn.Module, callable, None],
@@ -101,7 +101,7 @@ class BaseVAE(BaseEstimator):
         "max_iter": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "learning_rate": [StrOptions(set(LEARNING_RATES))],
-        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left"), None],
         "early_stopping": ["boolean"],

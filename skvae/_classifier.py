@@ -105,7 +105,7 @@ class VAEClassifier(
     cross-entropy. Rows labelled ``-1`` are unlabelled, as in scikit-learn's
     :class:`~sklearn.semi_supervised.LabelSpreading`: for them the class is a latent
     variable, the bound is averaged over ``q(y | x)`` and they train the classifier
-    through the generative model. The default model with fully connected networks
+    through the generative model. The default model with unlabelled rows
     (``'shared-m2'``) adds two terms
     that let the unlabelled rows teach ``q(y | x)`` much more: its prediction should
     not change under a small perturbation of the row, and it learns labels spread to
@@ -115,9 +115,9 @@ class VAEClassifier(
 
     Parameters
     ----------
-    n_components : int, default=8
+    n_components : int, default=16
         Size of the continuous latent code ``z`` (the output of ``transform``).
-    hidden_layer_sizes : int or sequence of int, default=(256, 128)
+    hidden_layer_sizes : int or sequence of int, default=(256, 256)
         Hidden widths of the encoder and of the classifier network; the decoder
         mirrors them.
     {{architecture}}
@@ -132,10 +132,10 @@ class VAEClassifier(
         images flattened channels first (``images.reshape(n, -1)``). Its product must
         equal the number of features. None with a conv network (``architecture`` or
         ``classifier_architecture``) takes a square one-channel image (needs a
-        perfect-square number of features, else fit raises ValueError). Ignored by
-        ``'mlp'`` networks apart from that check, except by ``'shared-m2'``, which
-        also shifts images by up to 2 pixels in its consistency term: pass it for
-        images, whatever the architecture.
+        perfect-square number of features, else fit raises ValueError). Given, it
+        makes ``architecture='auto'`` convolutional, and ``'shared-m2'`` also shifts
+        images by up to 2 pixels in its consistency term: pass it for images. With
+        ``architecture='mlp'`` it is used for those shifts only.
     {{encoder}}
     {{decoder}}
         Here ``n_inputs`` is ``n_components`` plus the number of classes (the
@@ -158,8 +158,9 @@ class VAEClassifier(
         weight fits any row width: ``'auto'`` is 1 there.
     max_iter : int or 'auto', default='auto'
         Number of training epochs (fewer if early stopping triggers). ``'auto'``: for
-        ``'shared-m2'``, as many epochs as give 1,500 gradient steps (or 10 passes
-        over the labelled rows, when that is more), whatever the number of rows; for
+        ``'shared-m2'``, as many epochs as give 1,500 gradient steps, 10 passes over
+        all rows or 10 passes over the labelled rows, whichever is most (the budget
+        grows with the data from about 19,000 rows on); for
         ``'m1+m2'``, as many epochs as give 4,000 gradient steps (1,000 with a conv
         M1), for M1 and for M2; for ``'m2'``, 100 epochs. ``partial_fit``: one epoch.
     {{batch_size}}
@@ -176,11 +177,14 @@ class VAEClassifier(
     model : {'auto', 'shared-m2', 'm2', 'm1+m2'} or str, default='auto'
         The generative model, a key of :data:`skvae.models.MODELS` (a model you
         register there works too). ``'shared-m2'``: M2 whose ``q(y|x)`` and
-        ``q(z|x,y)`` share one encoder body (the ``architecture``'s; its decoder is
-        fully connected for a conv body), trained with two more terms on ``q(y|x)``:
-        consistency (``KL(q(y|x) || q(y|x~))``, with ``x~`` the row plus Gaussian
-        noise of half the data's standard deviation and, with ``image_shape``, moved
-        by up to 2 pixels; weight 3, raised over the first fifth of the run) and,
+        ``q(z|x,y)`` share one encoder body (the ``architecture``'s, with 16 and 32
+        channels for a conv body, whose decoder is fully connected), trained with two
+        more terms on ``q(y|x)``: consistency (``KL(p || q(y|x~))`` on unlabelled
+        rows, with ``x~`` the row plus Gaussian noise of half the data's standard
+        deviation and, with ``image_shape``, moved by up to 2 pixels, and ``p`` the
+        model's ``q(y|x)`` aligned to the labelled rows' class mix, so that its own
+        predictions cannot drift towards some classes; weight 3, raised over the
+        first fifth of the run) and,
         from half-way, a cross-entropy on pseudo-labels that
         :class:`~sklearn.semi_supervised.LabelSpreading` spreads from the labels over
         a kNN graph of the model's own standardised features, each weighted by its
@@ -199,10 +203,11 @@ class VAEClassifier(
         whole), the code joined after them, then the hidden layers (an explicit
         ``'m1+m2'`` in ``partial_fit`` fits M1 on the first call's rows for
         ``max_iter`` epochs, then keeps it frozen). ``'auto'``, in ``fit``:
-        ``'shared-m2'`` with fully connected networks; with a conv network
-        (``architecture`` or ``classifier_architecture`` ``'conv'``), ``'m1+m2'`` when
-        some rows are unlabelled and ``'m2'`` when all are labelled, which measured
-        better there than ``'shared-m2'`` (see the user guide). In ``partial_fit``:
+        ``'shared-m2'`` when some rows are unlabelled, whatever the networks, and when
+        all are labelled with fully connected networks; ``'m2'`` when all are labelled
+        and a network is convolutional (``architecture`` or
+        ``classifier_architecture`` ``'conv'``), which measured better there (see the
+        user guide). In ``partial_fit``:
         ``'m2'`` (one pass per call at a constant step size, while ``'shared-m2'``
         anneals its step size over a whole run and spreads pseudo-labels over every
         row).
@@ -220,7 +225,11 @@ class VAEClassifier(
         for a fully connected ``q(y|x)``, which measured no better with the decay on the
         digits. ``partial_fit`` trains at ``learning_rate_init`` (it runs one epoch per
         call).
-    {{learning_rate_init weight_decay tol}}
+    learning_rate_init : float or 'auto', default='auto'
+        Initial step size of the AdamW optimiser (``MLPClassifier``'s name).
+        ``'auto'``: 2e-3 for ``'shared-m2'`` (measured on the digits and on
+        Fashion-MNIST: docs/classifier.md), 1e-3 for the other models.
+    {{weight_decay tol}}
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows (stratified by label, the
         unlabelled rows forming their own stratum) and stop when the validation
@@ -348,10 +357,10 @@ class VAEClassifier(
 
     def __init__(
         self,
-        n_components=8,
+        n_components=16,
         *,
-        hidden_layer_sizes=(256, 128),
-        architecture="mlp",
+        hidden_layer_sizes=(256, 256),
+        architecture="auto",
         classifier_architecture=None,
         image_shape=None,
         encoder=None,
@@ -365,7 +374,7 @@ class VAEClassifier(
         labelled_batch_size="auto",
         model="auto",
         learning_rate="auto",
-        learning_rate_init=1e-3,
+        learning_rate_init="auto",
         weight_decay=0.0,
         tol=0.02,
         early_stopping=False,

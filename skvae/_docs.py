@@ -12,11 +12,13 @@ __all__ = ["DOCS", "fill"]
 
 DOCS = {
     "architecture": """\
-architecture : {'mlp', 'conv'}, default='mlp'
+architecture : {'auto', 'mlp', 'conv'}, default='auto'
     ``'mlp'``: fully connected layers only. ``'conv'``: for images, two stride-2
     3 x 3 convolutions (32 and 64 channels) before the fully connected layers, and
     transposed convolutions mirroring them in the decoder. X stays 2-D (one
-    flattened image per row); the model reshapes it with ``image_shape``.""",
+    flattened image per row); the model reshapes it with ``image_shape``.
+    ``'auto'``: ``'conv'`` when ``image_shape`` is given, ``'mlp'`` otherwise (the
+    choice is in ``plan_``).""",
     "encoder": """\
 encoder : torch.nn.Module, callable or None, default=None
     Your own encoder network, replacing the architecture's: a module mapping a

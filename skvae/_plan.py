@@ -18,7 +18,8 @@ import torch
 from ._threads import plan_threads, step_work
 from .models import MODELS, UNLABELLED, resolve_model
 
-__all__ = ["DataInfo", "FitPlan", "StagePlan", "check_same_structure", "make_plan"]
+__all__ = ["DataInfo", "FitPlan", "StagePlan", "check_same_structure", "make_plan",
+           "resolve_architecture"]
 
 #: StagePlan fields that shape a network: a change needs a new fit. The name of the
 #: hyperparameter each comes from, for the error message.
@@ -305,7 +306,7 @@ def make_plan(estimator, X, targets, *, task, classes=None, partial=False, seed=
     from ._devices import agree, resolve_distributed
     from ._train import seed_from
 
-    params = estimator.get_params(deep=False)
+    params = resolve_architecture(estimator.get_params(deep=False))
     n_labelled = None if targets is None else int(np.sum(targets != UNLABELLED))
     data = DataInfo(len(X), X.shape[1], None if classes is None else tuple(classes),
                     n_labelled)
@@ -339,6 +340,24 @@ def make_plan(estimator, X, targets, *, task, classes=None, partial=False, seed=
         callbacks=tuple(params["callbacks"] or ()), world_size=world_size, rank=rank,
         n_threads=n_threads,
     )
+
+
+def resolve_architecture(params):
+    """``params`` with ``architecture='auto'`` resolved: ``'conv'`` for images, else ``'mlp'``.
+
+    Images are rows with an ``image_shape``. Other values pass through unchanged.
+
+    Examples
+    --------
+    >>> resolve_architecture({"architecture": "auto", "image_shape": (1, 8, 8)})["architecture"]
+    'conv'
+    >>> resolve_architecture({"architecture": "auto", "image_shape": None})["architecture"]
+    'mlp'
+    """
+    if params.get("architecture") != "auto":
+        return params
+    images = params.get("image_shape") is not None
+    return {**params, "architecture": "conv" if images else "mlp"}
 
 
 def check_same_structure(old, new):

@@ -42,7 +42,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         images flattened channels first (``images.reshape(n, -1)``). Its product must
         equal the number of features. None with ``architecture='conv'`` takes a square
         one-channel image (needs a perfect-square number of features, else fit raises
-        ValueError). Ignored by ``'mlp'`` apart from that check.
+        ValueError). Given, it makes ``architecture='auto'`` convolutional; ignored by
+        ``architecture='mlp'`` apart from that check.
     {{encoder}}
     {{decoder}}
     likelihood : {'bernoulli', 'gaussian'}, default='bernoulli'
@@ -139,7 +140,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         n_components=50,
         *,
         hidden_layer_sizes=(256,),
-        architecture="mlp",
+        architecture="auto",
         image_shape=None,
         encoder=None,
         decoder=None,

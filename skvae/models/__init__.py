@@ -18,7 +18,7 @@ from ._labels import UNLABELLED, LabelledTopUpIterator
 
 __all__ = ["MODELS", "UNLABELLED", "LabelledTopUpIterator", "Recipe", "register",
            "resolve_model", "resolve_batch_size", "epochs_for_steps", "hidden_sizes",
-           "image_shape", "training_settings", "alpha_of"]
+           "image_shape", "training_settings", "alpha_of", "learning_rate_of"]
 
 # batch_size='auto': 256 rows per step from this many rows on, else 128.
 _LARGE_ROWS = 2000
@@ -88,10 +88,19 @@ def alpha_of(params, auto=10.0):
     return auto if params["alpha"] == "auto" else float(params["alpha"])
 
 
-def training_settings(params, partial):
-    """The settings of a stage's training run that come straight from ``params``."""
+def learning_rate_of(params, auto=1e-3):
+    """The initial step size: ``learning_rate_init``, with ``'auto'`` as ``auto``."""
+    value = params["learning_rate_init"]
+    return auto if value == "auto" else float(value)
+
+
+def training_settings(params, partial, learning_rate_auto=1e-3):
+    """The settings of a stage's training run that come straight from ``params``.
+
+    ``learning_rate_auto`` is the step size of ``learning_rate_init='auto'``.
+    """
     return dict(
-        learning_rate_init=float(params["learning_rate_init"]),
+        learning_rate_init=learning_rate_of(params, learning_rate_auto),
         weight_decay=float(params["weight_decay"]),
         beta_warmup=int(params["beta_warmup"]),
         early_stopping=bool(params["early_stopping"]) and not partial,
@@ -212,20 +221,21 @@ def register(recipe):
 def resolve_model(model, task, data, partial, conv=False):
     """The name of the recipe a fit uses (``model='auto'`` resolved), or raise ValueError.
 
-    ``'auto'``: ``'vae'`` without labels. With labels, in ``fit``: ``'shared-m2'`` for
-    fully connected networks; with a convolutional network (``conv``: ``architecture``
-    or ``classifier_architecture`` ``'conv'``), ``'m1+m2'`` when some rows are
-    unlabelled and ``'m2'`` when every row has a label (each measured best there:
-    docs/classifier.md). In ``partial_fit``: ``'m2'`` (a call is one pass over its
-    rows at a constant step size, while the other models need every row at once).
+    ``'auto'``: ``'vae'`` without labels. With labels, in ``fit``: ``'shared-m2'``
+    when some rows are unlabelled, whatever the networks; when every row has a label,
+    ``'shared-m2'`` for fully connected networks and ``'m2'`` with a convolutional one
+    (``conv``: ``architecture`` or ``classifier_architecture`` ``'conv'``; measured
+    best there: docs/classifier.md). In ``partial_fit``: ``'m2'`` (a call is one pass
+    over its rows at a constant step size, while the other models need every row at
+    once).
     """
     if model == "auto":
         if task == "unsupervised":
             return "vae"
         if partial:
             return "m2"
-        if conv:
-            return "m1+m2" if data.unlabelled else "m2"
+        if conv and not data.unlabelled:
+            return "m2"
         return "shared-m2"
     fitting = sorted(name for name, r in MODELS.items() if r.task == task)
     if model not in MODELS or MODELS[model].task != task:

@@ -27,6 +27,7 @@ against the other models: ``benchmarks/bench_semisupervised.py`` (docs/classifie
 """
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -45,21 +46,62 @@ from . import (
 from ._labels import UNLABELLED, LabelledTopUpIterator
 from .m2 import classifier_stage_settings
 
-#: Gradient steps of ``max_iter='auto'``.
-_AUTO_STEPS = 1500
-#: With many labels, at least this many passes over the labelled rows.
-_LABELLED_PASSES = 10
-#: Rows per step: a shuffled batch from all rows, and labelled rows added to it.
-_BATCH, _LABELLED_BATCH = 128, 64
-#: Weight of the consistency term, and the share of the run over which it is raised.
-_CONSISTENCY, _RAMP = 3.0, 0.2
-#: Perturbation: noise as a share of the data's standard deviation; image shift, pixels.
-_NOISE, _SHIFT = 0.5, 2.0
-#: Width of q(z|x,y)'s hidden layer on [h, y].
-_JOIN = 256
-#: Neighbours of the kNN graph that spreads the pseudo-labels.
-_NEIGHBOURS = 7
-_LS_ALPHA, _LS_ITER = 0.2, 100
+
+@dataclass(frozen=True)
+class Settings:
+    """The recipe's fixed settings (one record, so a measurement can vary one at a time).
+
+    The estimators do not expose these: ``benchmarks/bench_label_research.py`` swaps
+    :data:`SETTINGS` for a modified copy to measure each ingredient against the default.
+    """
+
+    #: Gradient steps of ``max_iter='auto'`` at least, and at least this many passes
+    #: over all rows (the budget grows with the data), and this many over the labels.
+    steps: int = 1500
+    epochs: float = 10.0
+    labelled_passes: int = 10
+    #: The step size of ``learning_rate_init='auto'``.
+    learning_rate: float = 2e-3
+    #: Rows per step: a shuffled batch from all rows, and labelled rows added to it.
+    batch: int = 128
+    labelled_batch: int = 64
+    #: Weight of the consistency term, and the share of the run over which it rises.
+    consistency: float = 3.0
+    ramp: float = 0.2
+    #: Consistency: None for KL(q(y|x) || q(y|x~)) on every row; a confidence for the
+    #: masked weak-to-strong cross-entropy on unlabelled rows (FixMatch).
+    threshold: float | None = None
+    #: The KL consistency term (no threshold) on unlabelled rows only.
+    unlabelled_only: bool = False
+    #: Align the consistency targets to the labelled rows' class mix (distribution
+    #: alignment; the KL term then counts unlabelled rows only). Only when some rows are
+    #: unlabelled.
+    align: bool = True
+    #: Perturbation: Gaussian noise of ``noise`` times the data's standard deviation
+    #: (``noise_scale='std'``) or times the median distance to the 7th nearest
+    #: neighbour over sqrt(n_features) (``'knn'``: the noise's length is that share of
+    #: the distance between neighbouring rows); image shift in pixels; erased share.
+    noise: float = 0.5
+    noise_scale: str = "std"
+    shift: float = 2.0
+    erase: float = 0.0
+    #: Width of q(z|x,y)'s hidden layer on [h, y].
+    join: int = 256
+    #: Channels of a conv body's stride-2 convolutions (the architecture's own are
+    #: (32, 64): a body that runs twice per step costs more than it gives here).
+    conv_channels: tuple = (16, 32)
+    #: Pseudo-labels: spread at this share of the run (None: never), by
+    #: LabelSpreading(knn) with these neighbours, alpha and iterations; with
+    #: ``pseudo_start`` also before the first epoch, on the rows themselves.
+    pseudo_at: float | None = 0.5
+    pseudo_start: bool = False
+    neighbours: int = 7
+    ls_alpha: float = 0.2
+    ls_iter: int = 100
+
+
+#: The settings every fit of the recipe reads.
+SETTINGS = Settings()
 
 
 class PseudoLabels(Callback):
@@ -72,24 +114,37 @@ class PseudoLabels(Callback):
     ``pseudo_weight`` inputs, which :class:`skvae.nn.SharedM2` turns into a weighted
     cross-entropy on ``q(y|x)``.
 
+    With ``space='rows'`` the graph is made on the rows themselves, as they are (for
+    a first round before the model has learnt features).
+
     Parameters
     ----------
     epoch : int
         The epoch (0-based) before which the labels are spread.
     n_neighbors : int, default=7
+    alpha, max_iter : float, int, default=0.2, 100
+        LabelSpreading's clamping factor and iterations.
+    space : {'features', 'rows'}, default='features'
+        Where the kNN graph is made: the model's standardised features, or the rows.
 
     Examples
     --------
     >>> PseudoLabels(epoch=5)
     <PseudoLabels at epoch 5, 7 neighbours>
+    >>> PseudoLabels(epoch=0, space="rows")
+    <PseudoLabels at epoch 0, 7 neighbours, on the rows>
     """
 
-    def __init__(self, epoch, n_neighbors=_NEIGHBOURS):
+    def __init__(self, epoch, n_neighbors=7, alpha=0.2, max_iter=100, space="features"):
         self.epoch = epoch
         self.n_neighbors = n_neighbors
+        self.alpha = alpha
+        self.max_iter = max_iter
+        self.space = space
 
     def __repr__(self):
-        return f"<PseudoLabels at epoch {self.epoch}, {self.n_neighbors} neighbours>"
+        where = ", on the rows" if self.space == "rows" else ""
+        return f"<PseudoLabels at epoch {self.epoch}, {self.n_neighbors} neighbours{where}>"
 
     def on_epoch_begin(self, net, dataset_train=None, **kwargs):
         if len(net.history) - 1 != self.epoch or dataset_train is None:
@@ -103,8 +158,12 @@ class PseudoLabels(Callback):
         weights = extras.get("sample_weight")
         if weights is not None:  # rows of weight 0 stay out of the graph (and of training)
             rows = rows[weights.cpu()[rows] > 0]
-        labels, confidence = self.spread(self.features(net, dataset_train, rows),
-                                         dataset_train.y.cpu()[rows].numpy())
+        if self.space == "rows":
+            features = _rows_of(dataset_train, rows)
+        else:
+            features = self.features(net, dataset_train, rows)
+        labels, confidence = self.spread(features, dataset_train.y.cpu()[rows].numpy(),
+                                         standardise=self.space != "rows")
         for name, values in (("pseudo_label", labels), ("pseudo_weight", confidence)):
             target = extras[name]
             target[rows.to(target.device)] = torch.as_tensor(values).to(target)
@@ -124,17 +183,18 @@ class PseudoLabels(Callback):
         module.train()
         return torch.cat(parts).numpy()
 
-    def spread(self, features, targets):
-        """(label, confidence) of every row from LabelSpreading on standardised features."""
+    def spread(self, features, targets, standardise=True):
+        """(label, confidence) of every row from LabelSpreading on (standardised) features."""
         from sklearn.semi_supervised import LabelSpreading
 
-        scale = features.std(axis=0)
-        scale[scale < 1e-12] = 1.0
-        features = (features - features.mean(axis=0)) / scale
+        if standardise:
+            scale = features.std(axis=0)
+            scale[scale < 1e-12] = 1.0
+            features = (features - features.mean(axis=0)) / scale
         n_labelled = int((targets != UNLABELLED).sum())
         spreader = LabelSpreading(kernel="knn", n_neighbors=min(self.n_neighbors,
                                                                 len(targets) - 1),
-                                  alpha=_LS_ALPHA, max_iter=_LS_ITER)
+                                  alpha=self.alpha, max_iter=self.max_iter)
         spreader.fit(features, targets)
         dist = np.nan_to_num(spreader.label_distributions_, nan=0.0)
         labels = spreader.classes_[dist.argmax(axis=1)]
@@ -209,6 +269,16 @@ class StepSchedule(Callback):
         net.history.record(f"{self.term}_weight", net.loss_weights[self.term])
 
 
+def _rows_of(dataset, rows, batch_size=4096):
+    """``dataset``'s X at ``rows`` as float64 on the CPU, read in batches."""
+    parts = []
+    for start in range(0, len(rows), batch_size):
+        chunk = rows[start:start + batch_size]
+        xb = dataset.to_device(dataset.X[chunk.to(_device_of(dataset.X))])
+        parts.append(xb.double().cpu())
+    return torch.cat(parts).numpy()
+
+
 def _device_of(X):
     return X.device if isinstance(X, torch.Tensor) else torch.device("cpu")
 
@@ -230,26 +300,33 @@ class SharedRecipe(Recipe):
         arch = params["classifier_architecture"] or params["architecture"]
         shape = image_shape(params, data.n_features,
                             [params["architecture"], params["classifier_architecture"]])
+        cfg = SETTINGS
+
         def max_iter_auto(batch_size):
-            # 1,500 steps, or _LABELLED_PASSES passes over the labelled rows when more.
-            steps = max(_AUTO_STEPS, _LABELLED_PASSES * data.n_labelled // batch_size)
+            # cfg.steps steps, or cfg.epochs passes over all rows, or cfg.labelled_passes
+            # over the labelled rows, whichever is most.
+            steps = max(cfg.steps, cfg.labelled_passes * data.n_labelled // batch_size,
+                        math.ceil(cfg.epochs * data.n_rows / batch_size))
             return epochs_for_steps(steps, data.n_rows, batch_size)
 
         run = classifier_stage_settings(
-            params, data, partial, max_iter_auto, "cosine", batch_size_auto=_BATCH,
-            labelled_auto=min(_LABELLED_BATCH, data.n_labelled))
+            params, data, partial, max_iter_auto, "cosine", batch_size_auto=cfg.batch,
+            labelled_auto=min(cfg.labelled_batch, data.n_labelled))
         d = float(data.n_features)
         alpha = alpha_of(params, auto=1.0)
+        weights = [("reconstruction", 1.0 / d), ("kl", float(params["beta"]) / d),
+                   ("classification", alpha), ("consistency", cfg.consistency),
+                   ("pseudo", 1.0)]
+        if cfg.threshold is not None:
+            weights.append(("mask_rate", 0.0))  # a diagnostic, recorded in history_
         return [StagePlan(
             name="shared-M2", description=self.summary,
             n_components=int(params["n_components"]),
             hidden_layer_sizes=hidden_sizes(params["hidden_layer_sizes"]),
             architecture=arch, likelihood=params["likelihood"], image_shape=shape,
             encoder=params["encoder"], decoder=params["decoder"],
-            loss_weights=(("reconstruction", 1.0 / d), ("kl", float(params["beta"]) / d),
-                          ("classification", alpha), ("consistency", _CONSISTENCY),
-                          ("pseudo", 1.0)),
-            seed=seed, **training_settings(params, partial), **run,
+            loss_weights=tuple(weights),
+            seed=seed, **training_settings(params, partial, cfg.learning_rate), **run,
         )]
 
     def iterator_params(self, stage):
@@ -261,44 +338,82 @@ class SharedRecipe(Recipe):
 
     def callbacks(self, stage, plan):
         # partial_fit continues a fitted model: the consistency term at full weight.
+        cfg = SETTINGS
         callbacks = [("step_schedule", StepSchedule(
             stage.learning_rate_init, stage.learning_rate == "cosine", "consistency",
-            stage.weights["consistency"], 0.0 if plan.partial else _RAMP))]
-        if not plan.partial and stage.max_iter >= 2:
-            callbacks.append(("pseudo_labels", PseudoLabels(stage.max_iter // 2)))
+            stage.weights["consistency"], 0.0 if plan.partial else cfg.ramp))]
+        if not plan.partial and stage.max_iter >= 2 and cfg.pseudo_at is not None:
+            epoch = min(stage.max_iter - 1, int(cfg.pseudo_at * stage.max_iter))
+            callbacks.append(("pseudo_labels", PseudoLabels(
+                epoch, cfg.neighbours, cfg.ls_alpha, cfg.ls_iter)))
+        if not plan.partial and cfg.pseudo_start:
+            callbacks.append(("pseudo_labels_start", PseudoLabels(
+                0, cfg.neighbours, cfg.ls_alpha, cfg.ls_iter, space="rows")))
         return callbacks
 
     def build(self, plan, inputs, fit_stage):
         stage, n, k = plan.final, plan.data.n_features, plan.data.n_classes
         arch = self.architecture(stage)
-        body = arch.body(n)
+        cfg = SETTINGS
+        if arch.name == "conv" and stage.encoder is None:
+            body = _nn.ConvBody(stage.image_shape, cfg.conv_channels, stage.hidden_layer_sizes)
+        else:
+            body = arch.body(n)
         n_hidden = _nn.feature_width(body, n)
-        X = inputs["x"]
-        perturbation = _nn.Perturbation(_NOISE * _overall_std(X, inputs.get("sample_weight")),
-                                        stage.image_shape, _SHIFT)
+        X, weights = inputs["x"], inputs.get("sample_weight")
+        sample = _training_sample(X, weights)
+        scale = (_neighbour_scale(sample) if cfg.noise_scale == "knn"
+                 else float(sample.std()) if sample.size else 1.0)
+        fill = sample.mean(axis=0) if len(sample) else 0.0
+        perturbation = _nn.Perturbation(cfg.noise * scale, stage.image_shape, cfg.shift,
+                                        erase=cfg.erase, fill=fill)
         n_in = stage.n_components + k
         # A conv body's decoder is fully connected (unless one is given): a transposed-
         # convolution decoder costs more than the body's two passes per step.
         decoder = (_nn.MLPDecoder(n_in, stage.hidden_layer_sizes[::-1], n)
                    if arch.needs_image and stage.decoder is None else arch.decoder(n_in, n))
         module = _nn.SharedM2(body, n_hidden, stage.n_components, decoder,
-                              _nn.make_likelihood(stage.likelihood, n), k, n_join=_JOIN,
-                              perturbation=perturbation)
+                              _nn.make_likelihood(stage.likelihood, n), k, n_join=cfg.join,
+                              perturbation=perturbation, threshold=cfg.threshold,
+                              # Alignment is over the predictions on unlabelled rows:
+                              # with every row labelled, the plain term on every row.
+                              align=cfg.align and plan.data.unlabelled,
+                              unlabelled_only=cfg.unlabelled_only)
         rows = len(X)
         return module, {**inputs,
                         "pseudo_label": np.full(rows, UNLABELLED, dtype=np.int64),
                         "pseudo_weight": np.zeros(rows, dtype=np.float32)}
 
 
-def _overall_std(X, sample_weight=None, max_rows=10000):
-    """The standard deviation of all of X's values (from its first ``max_rows`` rows).
+def _training_sample(X, sample_weight=None, max_rows=10000):
+    """X's first ``max_rows`` rows (float64), rows of weight 0 left out.
 
     Rows of weight 0 are left out, as they are left out of training.
     """
     sample = np.asarray(X[:max_rows], dtype=np.float64)
     if sample_weight is not None:
         sample = sample[np.asarray(sample_weight[:max_rows]) > 0]
-    return float(sample.std()) if sample.size else 1.0
+    return sample
+
+
+def _neighbour_scale(sample, k=7, max_rows=2000):
+    """Median distance to the ``k``-th nearest neighbour, over sqrt(n_features).
+
+    Measured among the first ``max_rows`` rows of ``sample`` (a fixed number, so the
+    scale does not shrink as the data grow denser).
+
+    Gaussian noise of this standard deviation per feature has about the length of
+    the distance between neighbouring rows, whatever the rows' width or scale.
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    sample = sample[:max_rows]
+    if len(sample) < 2:
+        return 1.0
+    k = min(k, len(sample) - 1)
+    dist = NearestNeighbors(n_neighbors=k + 1).fit(sample).kneighbors(sample)[0][:, k]
+    scale = float(np.median(dist)) / math.sqrt(sample.shape[1])
+    return scale if scale > 0 else 1.0
 
 
 register(SharedRecipe())

@@ -32,6 +32,7 @@ from . import (
     epochs_for_steps,
     hidden_sizes,
     image_shape,
+    learning_rate_of,
     register,
     training_settings,
 )
@@ -83,7 +84,7 @@ class StackedRecipe(Recipe):
             encoder=params["encoder"], decoder=params["decoder"],
             loss_weights=(("kl", _M1_BETA),), max_iter=run["max_iter"],
             batch_size=run["batch_size"], learning_rate=run["learning_rate"],
-            learning_rate_init=float(params["learning_rate_init"]), seed=_m1_seed(seed),
+            learning_rate_init=learning_rate_of(params), seed=_m1_seed(seed),
             user_callbacks=False,
         )
         m2 = StagePlan(

@@ -41,6 +41,13 @@ class Perturbation(nn.Module):
         in each direction (bilinear, zeros shifted in). None: noise only.
     shift : float, default=2.0
         Largest translation in pixels.
+    erase : float, default=0.0
+        Share of each row erased (cutout, DeVries & Taylor 2017): on images one
+        square patch covering about that share of the image at a random place; on
+        other rows that share of the features, drawn at random. Erased features
+        take the value ``fill``.
+    fill : float or tensor of shape (n_features,), default=0.0
+        The value of erased features (e.g. the data's mean row).
 
     Examples
     --------
@@ -50,13 +57,18 @@ class Perturbation(nn.Module):
     >>> x = torch.rand(3, 16)
     >>> perturb(x).shape, bool((perturb(x) != x).any())
     (torch.Size([3, 16]), True)
+    >>> cut = Perturbation(0.0, erase=0.5)
+    >>> float((cut(torch.ones(2, 8)) == 0).float().mean())
+    0.5
     """
 
-    def __init__(self, noise, image_shape=None, shift=2.0):
+    def __init__(self, noise, image_shape=None, shift=2.0, erase=0.0, fill=0.0):
         super().__init__()
         self.noise = float(noise)
         self.image_shape = None if image_shape is None else tuple(int(s) for s in image_shape)
         self.shift = float(shift)
+        self.erase = float(erase)
+        self.register_buffer("fill", torch.as_tensor(fill, dtype=torch.float32))
 
     def forward(self, x):
         n = x.shape[0]
@@ -72,12 +84,33 @@ class Perturbation(nn.Module):
             images = x.reshape(n, c, h, w)
             grid = F.affine_grid(theta, list(images.shape), align_corners=False)
             x = F.grid_sample(images, grid, align_corners=False).reshape(n, -1)
+        if self.erase > 0:
+            keep = self.keep_mask(n, x.shape[1], x.device)
+            x = torch.where(keep, x, self.fill.to(x.dtype))
         if self.noise > 0:
             x = x + self.noise * torch.randn_like(x)
         return x
 
+    def keep_mask(self, n, n_features, device):
+        """``(n, n_features)`` booleans: False where a row's features are erased."""
+        if self.image_shape is None:
+            n_erase = int(round(self.erase * n_features))
+            order = torch.rand(n, n_features, device=device).argsort(dim=1)
+            return order >= n_erase
+        c, h, w = self.image_shape
+        side_h = max(1, int(round(h * math.sqrt(self.erase))))
+        side_w = max(1, int(round(w * math.sqrt(self.erase))))
+        top = torch.randint(0, h - side_h + 1, (n, 1, 1), device=device)
+        left = torch.randint(0, w - side_w + 1, (n, 1, 1), device=device)
+        rows = torch.arange(h, device=device).view(1, h, 1)
+        cols = torch.arange(w, device=device).view(1, 1, w)
+        inside = ((rows >= top) & (rows < top + side_h)
+                  & (cols >= left) & (cols < left + side_w))
+        return ~inside.unsqueeze(1).expand(n, c, h, w).reshape(n, -1)
+
     def extra_repr(self):
-        return f"noise={self.noise:g}, image_shape={self.image_shape}, shift={self.shift:g}"
+        return (f"noise={self.noise:g}, image_shape={self.image_shape}, shift={self.shift:g}, "
+                f"erase={self.erase:g}")
 
 
 class SharedM2(M2):
@@ -103,8 +136,27 @@ class SharedM2(M2):
     n_join : int, default=256
         Width of the hidden layer of ``q(z | x, y)`` on ``[h, y]``.
     perturbation : nn.Module or None, default=None
-        Maps a batch to a perturbed copy (:class:`Perturbation`); None: no
+        Maps a batch to a perturbed (strong) copy (:class:`Perturbation`); None: no
         consistency term.
+    threshold : float or None, default=None
+        None: the consistency term is ``KL(q(y|x) || q(y|x~))`` on every row. A
+        number in (0, 1]: the masked weak-to-strong term of FixMatch (Sohn et al.
+        2020): an unlabelled row whose (aligned) ``q(y|x)`` puts at least
+        ``threshold`` on one class learns that class on its perturbed copy,
+        ``CE(q(y|x~), argmax q(y|x))``; the other rows add nothing.
+    align : bool, default=False
+        Align the consistency targets to the labelled rows' class mix (distribution
+        alignment, Berthelot et al. 2020): they are ``q(y|x) * prior / mean q(y|x)``,
+        renormalised, with ``prior`` the running class mix of the labelled rows and
+        ``mean q(y|x)`` the running mean prediction on unlabelled rows, both over the
+        training batches. A model that drifts towards some classes then gets targets
+        that pull it back (and, with a ``threshold``, fewer confident ones for them).
+        The KL term then counts unlabelled rows only.
+    momentum : float, default=0.99
+        Of the running means of ``align``, per training step.
+    unlabelled_only : bool, default=False
+        Without a ``threshold``: the KL consistency term on unlabelled rows only (a
+        labelled row's class is already taught by the cross-entropy).
 
     Notes
     -----
@@ -118,8 +170,13 @@ class SharedM2(M2):
         Cross-entropy on labelled rows, scaled by ``n / n_labelled`` (its batch mean
         is the labelled rows' mean), 0 elsewhere.
     ``'consistency'``
-        ``KL(q(y|x) || q(y|x~))`` for every row, the first held fixed (training only;
-        0 in eval mode or without a perturbation).
+        ``KL(q(y|x) || q(y|x~))`` for every row, the first held fixed; or, with a
+        ``threshold``, the masked cross-entropy above on unlabelled rows (training
+        only; 0 in eval mode or without a perturbation).
+    ``'mask_rate'``
+        With a ``threshold``: 1 for an unlabelled row that passed the mask, scaled by
+        ``n / n_unlabelled`` (its batch mean is the share of unlabelled rows that
+        passed); a diagnostic, to be given weight 0.
     ``'pseudo'``
         ``pseudo_weight * CE(q(y|x), pseudo_label)`` on unlabelled rows that have a
         pseudo-label (``pseudo_label >= 0``), 0 elsewhere.
@@ -133,13 +190,14 @@ class SharedM2(M2):
     ...                  perturbation=Perturbation(0.1))
     >>> terms = model(torch.rand(4, 6), torch.tensor([0, 2, -1, -1]))
     >>> sorted(terms)
-    ['classification', 'consistency', 'kl', 'pseudo', 'reconstruction']
+    ['classification', 'consistency', 'kl', 'mask_rate', 'pseudo', 'reconstruction']
     >>> model.classify(torch.rand(4, 6)).shape
     torch.Size([4, 3])
     """
 
     def __init__(self, body, n_hidden, n_latent, decoder, likelihood, n_classes,
-                 n_join=256, perturbation=None):
+                 n_join=256, perturbation=None, threshold=None, align=False, momentum=0.99,
+                 unlabelled_only=False):
         classifier = Classifier(body, n_hidden, n_classes)
         encoder = GaussianEncoder(body, n_hidden, n_latent)
         # q(z | x, y): a hidden layer on [h, y] before the Gaussian head.
@@ -147,6 +205,26 @@ class SharedM2(M2):
                                      nn.ReLU(), nn.Linear(int(n_join), 2 * int(n_latent)))
         super().__init__(classifier, encoder, decoder, likelihood, n_classes)
         self.perturbation = perturbation
+        self.threshold = None if threshold is None else float(threshold)
+        self.momentum = float(momentum)
+        self.align = bool(align)
+        self.unlabelled_only = bool(unlabelled_only)
+        k = int(n_classes)
+        self.register_buffer("prior", torch.full((k,), 1.0 / k))
+        self.register_buffer("q_mean", torch.full((k,), 1.0 / k))
+
+    def aligned(self, q):
+        """``q`` aligned to the prior's class mix (rows renormalised), or ``q`` itself."""
+        if not self.align:
+            return q
+        p = q * (self.prior / self.q_mean.clamp(min=1e-6)).to(q.dtype)
+        return p / p.sum(dim=1, keepdim=True)
+
+    def masked_targets(self, q):
+        """(class, passed) of rows with probabilities ``q``: argmax and its confidence test."""
+        p = self.aligned(q)
+        confidence, target = p.max(dim=1)
+        return target, confidence >= self.threshold
 
     def forward(self, x, y=None, pseudo_label=None, pseudo_weight=None):
         """Per-row loss terms (see the class Notes)."""
@@ -170,15 +248,50 @@ class SharedM2(M2):
         if n_lab:
             ce = F.cross_entropy(logits, y.clamp(min=0), reduction="none")
             clf = torch.where(labelled, ce * (n / n_lab), zero)
-        consistency = zero
+        consistency = mask_rate = zero
         if self.training and self.perturbation is not None:
             perturbed = self.classify(self.perturbation(x))
-            consistency = (q.detach() * (log_q.detach() - torch.log_softmax(perturbed, 1))
-                           ).sum(dim=1)
+            self._track_mix(q.detach(), ~labelled, y[labelled])
+            if self.threshold is None:
+                if self.align:
+                    target = self.aligned(q.detach())
+                    log_target = torch.log(target.clamp(min=1e-12))
+                else:
+                    target, log_target = q.detach(), log_q.detach()
+                consistency = (target * (log_target - torch.log_softmax(perturbed, 1))
+                               ).sum(dim=1)
+                if self.unlabelled_only or self.align:
+                    consistency = torch.where(labelled, zero, consistency)
+            else:
+                consistency, mask_rate = self._masked(q.detach(), perturbed, ~labelled)
         pseudo = zero
         if pseudo_label is not None:
             has = (pseudo_label >= 0) & ~labelled
             ce = F.cross_entropy(logits, pseudo_label.long().clamp(min=0), reduction="none")
             pseudo = torch.where(has, ce * pseudo_weight.to(ce.dtype), zero)
         return {"reconstruction": nll, "kl": kl_z + kl_y, "classification": clf,
-                "consistency": consistency, "pseudo": pseudo}
+                "consistency": consistency, "pseudo": pseudo, "mask_rate": mask_rate}
+
+    @torch.no_grad()
+    def _track_mix(self, q, unlabelled, labels):
+        """Update the running class mixes of ``align``: labels, predictions on unlabelled rows."""
+        if not self.align:
+            return
+        m = self.momentum
+        if unlabelled.any():
+            self.q_mean.mul_(m).add_(q[unlabelled].float().mean(dim=0), alpha=1 - m)
+        if len(labels):
+            mix = torch.bincount(labels, minlength=q.shape[1]).float() / len(labels)
+            self.prior.mul_(m).add_(mix, alpha=1 - m)
+
+    def _masked(self, q, perturbed_logits, unlabelled):
+        """The masked weak-to-strong term and the mask (see ``threshold``), per row."""
+        n, n_unlab = q.shape[0], int(unlabelled.sum())
+        zero = q.new_zeros(n)
+        if not n_unlab:
+            return zero, zero
+        target, passed = self.masked_targets(q)
+        passed = passed & unlabelled
+        ce = F.cross_entropy(perturbed_logits, target, reduction="none")
+        return (torch.where(passed, ce, zero),
+                passed.to(q.dtype) * (n / n_unlab))
