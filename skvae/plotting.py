@@ -402,9 +402,9 @@ def plot_history(history, *, keys=None, ax=None, title=None):
     """Plot what training minimised, per epoch, from a fitted estimator's ``history_``.
 
     By default, the loss and each of its weighted terms (``train_loss_<name>``, every
-    term of the model: the weighted terms sum to the loss), and beside them, in a
-    second panel, the terms before weighting (``train_<name>``); validation curves
-    dashed. A panel whose curves differ in size by more than 30 times gets a
+    term of the model that counts in it: the weighted terms sum to the loss), and
+    beside them, in a second panel, the terms before weighting (``train_<name>``);
+    validation curves dashed. A panel whose curves differ in size by more than 30 times gets a
     symmetric log scale, so a small term is not flattened by a large one (for the
     default ``VAEClassifier``, a reconstruction of about 20 nats weighted 1/64 sits
     beside a classification loss of 0.002).
@@ -452,9 +452,12 @@ def plot_history(history, *, keys=None, ax=None, title=None):
         _, (ax, ax_terms) = plt.subplots(1, 2, figsize=(11, 4))
     row = history[-1]
     valid = "valid_loss" in row
-    weighted = ["train_loss"] + [f"train_loss_{n}" for n in names]
+    # A term of weight 0 throughout (a diagnostic such as shared-m2's mask_rate) adds
+    # nothing to the loss: it is drawn beside, with the terms before weighting.
+    names_in_loss = [n for n in names if np.any(np.asarray(history[:, f"train_loss_{n}"]))]
+    weighted = ["train_loss"] + [f"train_loss_{n}" for n in names_in_loss]
     if valid:
-        weighted += ["valid_loss"] + [f"valid_loss_{n}" for n in names
+        weighted += ["valid_loss"] + [f"valid_loss_{n}" for n in names_in_loss
                                       if f"valid_loss_{n}" in row]
 
     def label(key):
