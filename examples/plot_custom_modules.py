@@ -109,8 +109,10 @@ X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, random_
 torch.manual_seed(0)
 encoder = ResidualEncoder(channels=8)
 weights_before = encoder.stem.weight.detach().clone()
+# A short demonstration run: 30 epochs, its convergence check off (tol=None).
 vae = VAETransformer(n_components=8, encoder=encoder, decoder=make_decoder, max_iter=30,
-                     batch_size=32, learning_rate_init=3e-3, device="cpu", random_state=0)
+                     batch_size=32, learning_rate_init=3e-3, tol=None, device="cpu",
+                     random_state=0)
 vae.fit(X_train)
 print(f"held-out ELBO: {vae.score(X_test):.1f} nats per digit")
 
@@ -135,7 +137,7 @@ print("its fitted copy was trained:",
 # of the module in the grid.
 search = GridSearchCV(
     VAETransformer(n_components=8, decoder=make_decoder, max_iter=20, batch_size=64,
-                   learning_rate_init=3e-3, device="cpu", random_state=0),
+                   learning_rate_init=3e-3, tol=None, device="cpu", random_state=0),
     param_grid={"encoder": [ResidualEncoder(channels=8), ResidualEncoder(channels=16)]},
     cv=3,
 )

@@ -32,10 +32,10 @@ print(X_train.shape, X_test.shape)
 
 # %%
 # The pipeline and its grid. Every grid point trains a new VAE on each of the 3 folds,
-# so the VAE is kept small (60 epochs of a 128-unit network). Parameters of a pipeline
-# step are named ``<step>__<parameter>``.
+# so the VAE is kept small (60 epochs of a 128-unit network, its convergence check off:
+# ``tol=None``). Parameters of a pipeline step are named ``<step>__<parameter>``.
 pipe = Pipeline([
-    ("vae", VAETransformer(hidden_layer_sizes=(128,), max_iter=60, device="cpu",
+    ("vae", VAETransformer(hidden_layer_sizes=(128,), max_iter=60, tol=None, device="cpu",
                            random_state=0)),
     ("svc", SVC()),
 ])

@@ -31,8 +31,10 @@ from ._net import DATA_PLACEMENTS, PRECISIONS
 from ._plan import check_same_structure, make_plan
 from ._progress import logger
 from ._rows import Rows, as_rows
+from ._threads import using_threads
 from ._train import configure, new_net, seeded, train
 from .nn import ARCHITECTURES, LIKELIHOODS
+from .nn.conv import check_not_images
 
 __all__ = ["BaseVAE", "resolve_device"]
 
@@ -107,6 +109,7 @@ class BaseVAE(BaseEstimator):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "device": [str],
         "precision": [StrOptions(set(PRECISIONS))],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"}), None],
         "callbacks": [list, None],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
@@ -152,8 +155,9 @@ class BaseVAE(BaseEstimator):
         chunk by chunk and returned as a :class:`~skvae.Rows`, read batch by batch.
         """
         rows = as_rows(X)
-        if rows is not None:
+        if rows is not None:  # on disk: Rows reads images flattened, whatever their shape
             return self._validate_rows(rows, reset, strict)
+        check_not_images(X, getattr(self, "image_shape", None))
         try:
             X = validate_data(
                 self, X, reset=reset, dtype=[np.float64, np.float32], ensure_min_samples=1
@@ -252,11 +256,22 @@ class BaseVAE(BaseEstimator):
             check_same_structure(self.plan_, plan)
         if plan.final.early_stopping:  # before any stage trains, an earlier one included
             RandomSplit(plan.final.validation_fraction).check(len(X32))
-        for line in repr(plan).splitlines():  # what 'auto' chose, before training
+        # What 'auto' chose, before training: one line at verbose=1, and every setting
+        # at 2; the logger gets both whatever verbose is.
+        for number, line in enumerate([plan.summary(), *str(plan).splitlines()]):
             logger.info(line)
-            if plan.verbose:
+            if plan.verbose >= 2 or (plan.verbose and number == 0):
                 print(line)
         inputs = {"x": X32} if weights is None else {"x": X32, "sample_weight": weights}
+        with using_threads(plan.n_threads):  # the process's setting comes back after
+            net = self._build_and_train(plan, inputs, targets, continuing)
+        # 5. Success: set every fitted attribute at once.
+        self._dtype_ = dtype if not continuing else self._dtype_
+        self._set_fitted(plan, net, X32, targets, first=not continuing)
+        return self
+
+    def _build_and_train(self, plan, inputs, targets, continuing):
+        """Steps 3 and 4 of a fit: the net, built (or copied) and trained."""
         # 3. Build: a new model (earlier stages trained on the way), or the fitted one.
         if continuing:
             net = copy.deepcopy(self.net_)  # the fitted net stays intact until success
@@ -273,11 +288,7 @@ class BaseVAE(BaseEstimator):
                 net = new_net(module, plan.final, plan)
             start = 0
         # 4. Train the last stage.
-        train(net, inputs, targets, plan.final, plan, start=start)
-        # 5. Success: set every fitted attribute at once.
-        self._dtype_ = dtype if not continuing else self._dtype_
-        self._set_fitted(plan, net, X32, targets, first=not continuing)
-        return self
+        return train(net, inputs, targets, plan.final, plan, start=start)
 
     def _set_fitted(self, plan, net, X32, targets, first):
         """Set every fitted attribute from the plan and the trained net."""
@@ -308,7 +319,8 @@ class BaseVAE(BaseEstimator):
         """The fitted recipe's ``method`` on ``arrays``, batch by batch (a CPU tensor)."""
         recipe, module = self.plan_.recipe, self.net_.module_
         fn = getattr(recipe, method)
-        return self.net_.run_batched(lambda *t: fn(module, *t), *arrays, **kwargs)
+        with using_threads(getattr(self.plan_, "n_threads", None)):
+            return self.net_.run_batched(lambda *t: fn(module, *t), *arrays, **kwargs)
 
     def _answer(self, tensor, dtype):
         return tensor.numpy().astype(dtype, copy=False)
@@ -352,6 +364,18 @@ class BaseVAE(BaseEstimator):
         module = copy.deepcopy(self.net_.module_).double()
         recipe = self.plan_.recipe
         parts = []
+        threads = using_threads(getattr(self.plan_, "n_threads", None))
+        with threads:
+            parts = self._score_blocks(X, n_draws, block, n_latent, module, recipe, gen)
+        if len(parts) == 1:
+            return parts[0][1].numpy()
+        # Each block's estimate is log(mean of its weights): combine the sums.
+        sums = torch.stack([part + math.log(size) for size, part in parts])
+        return (torch.logsumexp(sums, dim=0) - math.log(n_draws)).numpy()
+
+    def _score_blocks(self, X, n_draws, block, n_latent, module, recipe, gen):
+        """The log-marginal estimates of ``_score_samples``, one per block of draws."""
+        parts = []
         for first in range(0, n_draws, block):
             size = min(block, n_draws - first)
             eps = torch.randn(size, n_latent, generator=gen,
@@ -360,11 +384,7 @@ class BaseVAE(BaseEstimator):
                 lambda xb, e=eps: recipe.log_marginal(module, xb, e), X, dtype=np.float64,
                 batch_size=max(1, _SCORE_BLOCK // size), pad=False,
             )))
-        if len(parts) == 1:
-            return parts[0][1].numpy()
-        # Each block's estimate is log(mean of its weights): combine the sums.
-        sums = torch.stack([part + math.log(size) for size, part in parts])
-        return (torch.logsumexp(sums, dim=0) - math.log(n_draws)).numpy()
+        return parts
 
     def _answer_fit_dtype(self, tensor):
         """A generated array in the dtype of the data the model was fitted on."""

@@ -6,6 +6,7 @@ estimator's reference page (every parameter, attribute and choice, with examples
 models are in :mod:`skvae.models`.
 """
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -37,6 +38,52 @@ def _unlabelled_mask(y):
             dtype=bool,
         )
     return np.zeros(len(y), dtype=bool)
+
+
+def _warn_string_minus_one(y):
+    """Warn when the string '-1' sits among integer-like labels (it is a class, not -1)."""
+    if y.dtype.kind not in "OUS":
+        return
+    text = np.array([v if isinstance(v, str) else None for v in y], dtype=object)
+    marked = text == "-1"
+    if not marked.any():
+        return
+    others = [v for v in text[~marked] if v is not None]
+    if others and all(v.strip().lstrip("+-").isdigit() for v in others):
+        warnings.warn(
+            f"y holds the string '-1' in {int(marked.sum())} row(s) among integer-like "
+            "string labels: a string '-1' is an ordinary class, not the unlabelled marker "
+            "(the integer -1). If those rows are unlabelled, pass integer labels "
+            "(e.g. y.astype(int)).", UserWarning, stacklevel=3,
+        )
+
+
+def _check_label_weights(y, sample_weight):
+    """Refuse weights that leave fewer than two classes among the labelled rows.
+
+    Rows of weight 0 are dropped, so weights that zero every labelled row (or all but
+    one class) leave nothing to learn the classes from: refused before training.
+    """
+    if sample_weight is None:
+        return
+    from ._base import check_sample_weight
+
+    weights = check_sample_weight(sample_weight, len(y))
+    labelled = ~_unlabelled_mask(y)
+    kept = labelled & (weights > 0)
+    if not kept.any():
+        raise ValueError(
+            f"sample_weight is 0 for every labelled row ({int(labelled.sum())} of them): "
+            "rows of weight 0 are dropped, which leaves no label to learn the classes "
+            "from. Give labelled rows positive weights."
+        )
+    classes = np.unique(y[kept].astype(str) if y.dtype.kind == "O" else y[kept])
+    if len(classes) < 2:
+        raise ValueError(
+            f"sample_weight is positive only for labelled rows of one class "
+            f"({classes[0]!r}); rows of weight 0 are dropped, and VAEClassifier needs "
+            "labelled rows of at least two classes. Give them positive weights."
+        )
 
 
 def _missing_labels(y):
@@ -188,7 +235,8 @@ class VAEClassifier(
         unlabelled rows forming their own stratum) and stop when the validation
         loss has not improved (by a relative 1e-4) for ``n_iter_no_change`` epochs; the
         best weights are kept. ``tol`` plays no part in it.
-    {{validation_fraction n_iter_no_change device precision data_placement n_importance_samples}}
+    {{validation_fraction n_iter_no_change device n_threads precision}}
+    {{data_placement n_importance_samples}}
     {{callbacks}}
     {{verbose random_state}}
 
@@ -212,7 +260,10 @@ class VAEClassifier(
     history_ : skorch.History
         Per-epoch record: ``train_loss``, ``train_reconstruction``, ``train_kl``,
         ``train_classification`` (and, for ``'shared-m2'``, ``train_consistency`` and
-        ``train_pseudo``), ``dur``, and ``valid_*`` with early stopping.
+        ``train_pseudo``), each term's weighted share of the loss
+        (``train_loss_<term>``: they sum to ``train_loss``; drawn by
+        :func:`skvae.plotting.plot_history`), ``dur``, and ``valid_*`` with early
+        stopping.
 
     See Also
     --------
@@ -330,6 +381,7 @@ class VAEClassifier(
         validation_fraction=0.1,
         n_iter_no_change=10,
         device="auto",
+        n_threads="auto",
         precision="32",
         data_placement="auto",
         n_importance_samples=10,
@@ -360,6 +412,7 @@ class VAEClassifier(
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.device = device
+        self.n_threads = n_threads
         self.precision = precision
         self.data_placement = data_placement
         self.n_importance_samples = n_importance_samples
@@ -382,6 +435,7 @@ class VAEClassifier(
                 "Input y contains NaN or infinity. Mark unlabelled rows with -1, "
                 "not NaN."
             )
+        _warn_string_minus_one(y)
         missing = _missing_labels(y)
         if missing.any():
             raise ValueError(
@@ -471,7 +525,9 @@ class VAEClassifier(
         self : VAEClassifier
             The fitted estimator.
         """
-        return self._fit(X, self._check_y(X, y), sample_weight=sample_weight)
+        y = self._check_y(X, y)
+        _check_label_weights(y, sample_weight)
+        return self._fit(X, y, sample_weight=sample_weight)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):

@@ -90,6 +90,21 @@ precision : {'32', 'bf16-mixed'}, default='32'
     the weights stay float32). Meant for GPUs with bfloat16 support (Ampere or
     newer), where it can shorten epochs; on CPU it runs but is usually slower.
     float16 with loss scaling is not offered.""",
+    "n_threads": """\
+n_threads : int, 'auto' or None, default='auto'
+    torch's intra-op threads during ``fit`` (and ``predict``, ``transform``, ...), set
+    for the call only: the process's own setting comes back when the last running
+    fit ends. ``'auto'``: one thread for a step of little work (the small networks
+    of the defaults on tabular data or 8 x 8 digits), else one per core that no other
+    process keeps busy when the fit starts, never more than the process's own
+    setting (``OMP_NUM_THREADS``, ``torch.set_num_threads``, a joblib or Dask
+    worker's limit; a ``partial_fit`` that continues a model keeps the count its first
+    call chose); on a GPU, ``'auto'`` leaves the setting alone. Beside other work,
+    extra threads wait for each other: with torch's default a small fit on a busy
+    2-core machine ran 7 to 80 times slower than with one thread. An int: that many
+    threads; None: the process's setting, untouched. The count chosen is in
+    ``plan_.n_threads``; it did not change the fitted model in our tests (1 against 2
+    threads, fully connected and conv).""",
     "data_placement": """\
 data_placement : {'auto', 'device', 'host'}, default='auto'
     Where the training data live during fit. ``'device'``: moved to the GPU once
@@ -105,9 +120,11 @@ n_importance_samples : int, default=10
     ``score_samples`` runs (it changes nothing fitted), so it can be set after fit.""",
     "verbose": """\
 verbose : int, default=0
-    0 prints nothing; 1 prints the fit plan (what ``'auto'`` chose) and reports each
-    training stage by name (a progress bar on a terminal, plain lines in files, CI and
-    notebooks without ipywidgets); 2 a line every epoch. The same lines go to the
+    0 prints nothing; 1 prints one line for the fit (model, stages, epochs, batch
+    size, device, threads: what ``'auto'`` chose) and reports each training stage by
+    name (a progress bar on a terminal, plain lines in files, CI and notebooks without
+    ipywidgets); 2 prints every setting of the plan (``print(plan_)``) and a line every
+    epoch. The same lines go to the
     ``skvae`` logger as INFO records, whatever ``verbose`` is.""",
     "random_state": """\
 random_state : int, RandomState instance or None, default=None
@@ -153,7 +170,9 @@ sample_weight : array-like of shape (n_samples,), default=None
 plan_ : skvae._plan.FitPlan
     What the last ``fit`` (or ``partial_fit`` call) did: the model, every ``'auto'``
     resolved (batch size, epochs, step-size schedule, labelled rows per batch, ...)
-    and one entry per network trained. Printed with ``verbose``.""",
+    and one entry per network trained, the device and the threads (``n_threads``).
+    ``print(plan_)`` shows one setting per line; ``plan_.summary()`` is the one line
+    ``verbose=1`` prints.""",
     "model_": """\
 model_ : str
     The model fitted (``model`` with ``'auto'`` resolved), a key of

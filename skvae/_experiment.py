@@ -435,7 +435,7 @@ def run_comparison(X_train, y_train, X_test, y_test, *, n_components=None, max_i
         _, head_fit_s = timed(head.fit, Z_train, y_train)
         y_pred, head_predict_s = timed(head.predict, Z_test)
         rows.append({
-            "model": f"VAETransformer({vae.n_components_}) -> {head_name}",
+            "model": f"VAETransformer(n_components={vae.n_components_}) -> {head_name}",
             "estimator": Pipeline([("vae", vae), ("head", head)]),
             "accuracy": float(np.mean(y_pred == y_test)),
             "fit_s": vae_fit_s + train_transform_s + head_fit_s,
@@ -578,18 +578,18 @@ def run_semisupervised(X_train, y_train, X_test, y_test, n_labels, *, n_componen
                 y_pred, predict_s = timed(model.predict, X_test)
             add(name, model, fit_s, y_pred, predict_s)
 
-        log(f"  fitting SVC(C=10) on the VAETransformer({vae.n_components}) code ...")
+        log(f"  fitting SVC(C=10) on the VAETransformer(n_components={vae.n_components}) code ...")
         head = SVC(C=10)
         _, head_fit_s = timed(head.fit, Z_train[labelled], y_semi[labelled])
         y_pred, head_predict_s = timed(head.predict, Z_test)
-        add(f"VAETransformer({vae.n_components}) -> SVC(C=10)",
+        add(f"VAETransformer(n_components={vae.n_components}) -> SVC(C=10)",
             Pipeline([("vae", vae), ("head", head)]),
             vae_fit_s + train_transform_s + head_fit_s, y_pred,
             test_transform_s + head_predict_s)
 
         clf = VAEClassifier(**shared)
-        log(f"  fitting VAEClassifier({clf.n_components}) ...")
+        log(f"  fitting VAEClassifier(n_components={clf.n_components}) ...")
         _, fit_s = timed(clf.fit, X_train, y_semi)
         y_pred, predict_s = timed(clf.predict, X_test)
-        add(f"VAEClassifier({clf.n_components})", clf, fit_s, y_pred, predict_s)
+        add(f"VAEClassifier(n_components={clf.n_components})", clf, fit_s, y_pred, predict_s)
     return rows

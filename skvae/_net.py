@@ -93,7 +93,9 @@ class VAENet(NeuralNet):
 
     The module's ``forward(x, y=None)`` returns a dict ``{name: (n,) tensor}``; the
     loss is the batch mean of ``sum(loss_weights.get(name, 1) * term)``. Each term's
-    epoch mean is recorded in the history as ``train_<name>`` / ``valid_<name>``; a
+    epoch mean is recorded in the history as ``train_<name>`` / ``valid_<name>``, and
+    its weighted epoch mean, its share of the loss, as ``train_loss_<name>`` /
+    ``valid_loss_<name>`` (these sum to ``train_loss`` / ``valid_loss``); a
     non-finite loss stops the fit with :class:`FloatingPointError`. The net knows no
     particular model: what is model-specific reaches it through skorch's own
     parameters (e.g. ``iterator_train`` for a different batch composition).
@@ -267,14 +269,17 @@ class VAENet(NeuralNet):
         if row_weights is not None:
             y_pred = {name: term * row_weights for name, term in y_pred.items()}
         weights = self.loss_weights
-        loss = sum(weights.get(name, 1.0) * term for name, term in y_pred.items())
+        weighted = {name: weights.get(name, 1.0) * term for name, term in y_pred.items()}
+        loss = sum(weighted.values())
         n = len(next(iter(y_pred.values())))
-        self._accumulate(y_pred, n, training)
+        self._accumulate(y_pred, n, training, weighted)
         return loss.mean() if share is None else loss.mean() * share[0]
 
-    def _accumulate(self, terms, n, training):
+    def _accumulate(self, terms, n, training, weighted):
+        """Add a batch's terms, and its weighted terms (as ``loss_<name>``), to the sums."""
         sums = self._part_sums.setdefault(training, {})
-        for name, value in terms.items():
+        for name, value in [*terms.items(),
+                            *((f"loss_{name}", v) for name, v in weighted.items())]:
             sums[name] = sums.get(name, 0.0) + value.detach().sum()
         counts = self._part_counts
         counts[training] = counts.get(training, 0) + n

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ._threads import plan_threads, step_work
 from .models import MODELS, UNLABELLED, resolve_model
 
 __all__ = ["DataInfo", "FitPlan", "StagePlan", "check_same_structure", "make_plan",
@@ -110,6 +111,28 @@ class StagePlan:
         """The loss weights as a dict."""
         return dict(self.loss_weights)
 
+    def lines(self):
+        """The stage's settings, one ``'name: value'`` per line (for ``str(plan)``)."""
+        out = []
+        for f in dataclasses.fields(self):
+            if f.name in ("name", "description"):
+                continue
+            value = getattr(self, f.name)
+            if f.name == "loss_weights":
+                text = ", ".join(f"{term}={weight:.4g}" for term, weight in value)
+            else:
+                text = _short(value)
+            out.append(f"{f.name}: {text}")
+        return out
+
+    def brief(self):
+        """``'M1 267 epochs x 128 rows'``, with the labelled top-up when there is one."""
+        epochs = f"{self.max_iter} epoch{'s' * (self.max_iter != 1)}"
+        rows = f"{self.batch_size} rows"
+        if self.labelled_batch_size:
+            rows += f" + {self.labelled_batch_size} labelled"
+        return f"{self.name} {epochs} x {rows}"
+
     def __repr__(self):
         parts = [f"{f.name}={_short(getattr(self, f.name))}" for f in dataclasses.fields(self)
                  if f.name not in ("name", "description")]
@@ -136,6 +159,10 @@ class FitPlan:
         A ``partial_fit`` call (one epoch, constant step size, no early stopping).
     callbacks : tuple
         The user's skorch callbacks (copied into each net).
+    n_threads : int or None
+        torch's intra-op threads during the fit (the ``n_threads`` hyperparameter
+        resolved, see :mod:`skvae._threads`); None: the process's setting, untouched.
+        Set for the fit only: the process's own setting comes back afterwards.
     world_size, rank : int
         A data-parallel fit over ``world_size`` processes (torch.distributed, e.g.
         launched by ``torchrun``), of which this is process ``rank``; ``1, 0`` for
@@ -155,6 +182,7 @@ class FitPlan:
     callbacks: tuple = field(default=(), repr=False)
     world_size: int = 1
     rank: int = 0
+    n_threads: int | None = None
 
     @property
     def final(self):
@@ -167,11 +195,62 @@ class FitPlan:
                   else f", classes={len(d.classes)}, n_labelled={d.n_labelled}")
         names = [_callback_name(item) for item in self.callbacks]
         head = (f"FitPlan(model={self.model!r}, n_rows={d.n_rows}, n_features={d.n_features}"
-                f"{labels}, device={self.device!r}, world_size={self.world_size}, "
+                f"{labels}, device={self.device!r}, n_threads={self.n_threads}, "
+                f"world_size={self.world_size}, "
                 f"rank={self.rank}, precision={self.precision!r}, "
                 f"data_placement={self.data_placement!r}, verbose={self.verbose}, "
                 f"partial={self.partial}, callbacks={names},")
         return "\n  ".join([head, *[repr(s) for s in self.stages]]) + ")"
+
+    def _threads_text(self):
+        from ._threads import process_threads
+
+        if self.n_threads is None:
+            n = process_threads()
+            return f"{n} thread{'s' * (n != 1)} (torch's setting)"
+        return f"{self.n_threads} thread{'s' * (self.n_threads != 1)}"
+
+    def summary(self):
+        """The plan in one line: model, stages, epochs, batch size, device, threads.
+
+        What ``verbose=1`` prints before a fit (``verbose=2`` prints ``str(plan)``).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skvae import VAETransformer
+        >>> plan = make_plan(VAETransformer(random_state=0, device="cpu", n_threads=1),
+        ...                  np.zeros((500, 64)), None, task="unsupervised")
+        >>> print(plan.summary())
+        skvae fit: model vae, 1 stage (VAE 100 epochs x 128 rows) on 500 rows, cpu, 1 thread
+        """
+        n = len(self.stages)
+        stages = ", ".join(stage.brief() for stage in self.stages)
+        mode = " (partial_fit)" if self.partial else ""
+        world = f" x {self.world_size} processes" if self.world_size > 1 else ""
+        return (f"skvae fit{mode}: model {self.model}, {n} stage{'s' * (n != 1)} "
+                f"({stages}) on {self.data.n_rows} rows, {self.device}{world}, "
+                f"{self._threads_text()}")
+
+    def __str__(self):
+        """Every setting of the plan, one per line (what ``verbose=2`` prints)."""
+        d = self.data
+        data = f"{d.n_rows} rows x {d.n_features} features"
+        if d.classes is not None:
+            data += f", {len(d.classes)} classes, {d.n_labelled} labelled"
+        lines = [f"FitPlan: model {self.model!r}", f"  data: {data}",
+                 f"  device: {self.device!r}", f"  n_threads: {self._threads_text()}",
+                 f"  precision: {self.precision!r}",
+                 f"  data_placement: {self.data_placement!r}",
+                 f"  partial: {self.partial}", f"  verbose: {self.verbose}",
+                 f"  callbacks: {[_callback_name(item) for item in self.callbacks]}"]
+        if self.world_size > 1:
+            lines.append(f"  world_size: {self.world_size} (this is rank {self.rank})")
+        for number, stage in enumerate(self.stages, 1):
+            lines.append(f"  stage {number} of {len(self.stages)}: {stage.name} "
+                         f"({stage.description})")
+            lines += [f"    {line}" for line in stage.lines()]
+        return "\n".join(lines)
 
 
 def _callback_name(item):
@@ -249,11 +328,17 @@ def make_plan(estimator, X, targets, *, task, classes=None, partial=False, seed=
             )
     recipe = MODELS[model]
     stages = recipe.stages(params, data, seed=seed, partial=partial)
+    n_threads, wanted = None, params.get("n_threads", "auto")
+    if wanted == "auto" and fitted is not None:  # partial_fit on: as the first call chose
+        n_threads = getattr(fitted, "n_threads", None)
+    elif not str(device).startswith("cuda") or wanted != "auto":
+        n_threads = plan_threads(wanted, max(step_work(stage, data) for stage in stages))
     return FitPlan(
         model=model, recipe=recipe, data=data, stages=tuple(stages), device=device,
         precision=params["precision"], data_placement=params["data_placement"],
         verbose=int(params["verbose"]) if rank == 0 else 0, partial=partial,
         callbacks=tuple(params["callbacks"] or ()), world_size=world_size, rank=rank,
+        n_threads=n_threads,
     )
 
 

@@ -145,7 +145,7 @@ class Progress(Callback):
     >>> from skvae import VAETransformer
     >>> X = load_digits().data / 16
     >>> vae = VAETransformer(max_iter=2, verbose=1, random_state=0).fit(X)  # doctest: +ELLIPSIS
-    FitPlan(model='vae', ...
+    skvae fit: model vae, 1 stage (VAE 2 epochs x 128 rows) on 1797 rows, cpu, ...
     VAE: training for 2 epochs
     VAE: loss = reconstruction + beta*kl, in nats per row (lower is better); ...
     VAE: epoch 1 of 2 | loss ... (reconstruction ..., kl ...) | ... elapsed, ... left
@@ -275,6 +275,7 @@ class Progress(Callback):
         """``'loss 27.62 (reconstruction 27.56, kl 0.06)'`` and the validation loss."""
         parts = [key[len("train_"):] for key in row
                  if key.startswith("train_") and key not in ("train_loss", "train_batch_count")
+                 and not key.startswith("train_loss_")
                  and not key.endswith("_best")]
         parts.sort(key=lambda p: (_PART_ORDER.index(p) if p in _PART_ORDER else 99, p))
         text = ""

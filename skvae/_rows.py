@@ -64,6 +64,23 @@ def as_rows(X):
     return None
 
 
+def _source(array):
+    """``'dataset /x of file data.h5'`` for an open h5py dataset, else None."""
+    try:
+        return f"dataset {array.name} of file {array.file.filename}"
+    except Exception:  # not h5py, or closed already: h5py cannot tell the file
+        return None
+
+
+def _check_open(array, source=None):
+    """Raise ValueError, naming the file, when ``array`` is an h5py dataset of a closed file."""
+    if _module(array) == "h5py" and not getattr(getattr(array, "id", None), "valid", True):
+        raise ValueError(
+            f"X is {source or 'an h5py dataset'}, whose file is closed: h5py can no longer "
+            "read it. Keep the file open while the estimator reads X (fit and predict "
+            "inside `with h5py.File(path) as f:`), or open it again and pass its dataset.")
+
+
 class Rows:
     """Rows of a large array, read as they are needed and returned as float32.
 
@@ -135,6 +152,8 @@ class Rows:
     """
 
     def __init__(self, array, *, scale=None, offset=0.0, chunk_rows="auto"):
+        self._source = _source(array) if _module(array) == "h5py" else None
+        _check_open(array, self._source)
         shape = getattr(array, "shape", None)
         if shape is None or not hasattr(array, "__getitem__") or not hasattr(array, "dtype"):
             raise TypeError(
@@ -165,6 +184,7 @@ class Rows:
     # -- what the rows look like --------------------------------------------------
     @property
     def shape(self):
+        _check_open(self.array, getattr(self, "_source", None))
         shape = tuple(int(s) for s in self.array.shape)
         return (shape[0], math.prod(shape[1:]))
 
@@ -242,11 +262,13 @@ class Rows:
 
     def read_raw(self, start, stop):
         """Rows ``start`` to ``stop`` as stored (no conversion)."""
+        _check_open(self.array, getattr(self, "_source", None))
         return np.asarray(self.array[start:stop])
 
     def _read_sorted(self, idx):
         """Raw rows at increasing, distinct positions ``idx`` (an int64 array)."""
         a = self.array
+        _check_open(a, getattr(self, "_source", None))
         if len(idx) == 0:
             return np.asarray(a[0:0])
         if isinstance(a, np.ndarray):

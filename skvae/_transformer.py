@@ -80,7 +80,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         Hold out ``validation_fraction`` of the rows and stop when the validation loss
         has not improved (by a relative 1e-4) for ``n_iter_no_change`` epochs; the best
         weights are kept. ``tol`` plays no part in it.
-    {{validation_fraction n_iter_no_change device precision data_placement n_importance_samples}}
+    {{validation_fraction n_iter_no_change device n_threads precision}}
+    {{data_placement n_importance_samples}}
     {{callbacks}}
     {{verbose random_state}}
 
@@ -95,7 +96,10 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
     {{best_loss_ validation_scores_ best_validation_score_}}
     history_ : skorch.History
         Per-epoch record: ``train_loss``, ``train_reconstruction``, ``train_kl``,
-        ``dur``, and the ``valid_*`` counterparts with early stopping.
+        each term's weighted share of the loss (``train_loss_reconstruction``,
+        ``train_loss_kl``: they sum to ``train_loss``; drawn by
+        :func:`skvae.plotting.plot_history`), ``dur``, and the ``valid_*`` counterparts
+        with early stopping.
 
     See Also
     --------
@@ -154,6 +158,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         validation_fraction=0.1,
         n_iter_no_change=10,
         device="auto",
+        n_threads="auto",
         precision="32",
         data_placement="auto",
         n_importance_samples=10,
@@ -181,6 +186,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.device = device
+        self.n_threads = n_threads
         self.precision = precision
         self.data_placement = data_placement
         self.n_importance_samples = n_importance_samples

@@ -24,7 +24,6 @@ imports nothing heavy before the arguments are parsed: ``skvae --help`` and
 import argparse
 import math
 import os
-import signal
 import sys
 import textwrap
 import threading
@@ -39,6 +38,8 @@ from ._experiment import (
     run_comparison,
     run_semisupervised,
 )
+from ._interrupt import INTERRUPTED as _INTERRUPTED
+from ._interrupt import exit_at_once_on_interrupt as _exit_at_once_on_interrupt
 
 # Data, label draws and timed fits live in skvae._experiment (shared with the benchmarks);
 # they are re-exported here, where they have been documented since the first release.
@@ -48,7 +49,6 @@ __all__ = ["main", "run_comparison", "run_semisupervised", "hide_labels", "load_
 ARCHITECTURES = ("mlp", "conv")
 _MIN_TRAIN = 20
 _MAX_SEED = 2**32 - 1
-_INTERRUPTED = "skvae: interrupted"
 
 
 class CommandError(Exception):
@@ -117,7 +117,7 @@ def _check_plot_path(path, *, labels):
     except ImportError:
         raise CommandError(
             "--plot needs matplotlib, which is not installed: pip install matplotlib "
-            "(or pip install 'skvae[plot]')"
+            "(or, in a clone of skvae, pip install -e '.[plot]')"
         ) from None
     matplotlib.use("Agg")
     from matplotlib.backend_bases import FigureCanvasBase
@@ -270,7 +270,7 @@ def _parser():
         description="Variational autoencoders as scikit-learn estimators.",
     )
     parser.add_argument("--version", action="version", version=f"skvae {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command")
     cmp = sub.add_parser(
         "compare",
         help="compare SVC on raw inputs with VAETransformer -> SVC / LogisticRegression",
@@ -295,6 +295,10 @@ def _parser():
             "      # the README's conv VAE -> SVC result (hours on CPU; add --device cuda)\n"
             "Fashion-MNIST is read from local IDX files: apt-get install "
             "dataset-fashion-mnist,\nor set SKVAE_DATA to a folder holding the four .gz files."
+            "\nThe VAEs get the images' shape, as in Python:\n"
+            "  VAEClassifier(image_shape=fetch_fashion_mnist().image_shape)  # (1, 28, 28)\n"
+            "Each fit picks its torch threads (n_threads='auto': one for small networks, "
+            "else\nthe idle cores), so a busy machine does not slow it down many times."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -308,9 +312,9 @@ def _parser():
                      help="semi-supervised comparison keeping N training labels, for each N "
                           "given: a count, or a fraction below 1 of the training rows")
     cmp.add_argument("--n-components", type=_int_in(1), default=None, metavar="K",
-                     help="latent size, at most the number of input features (default: the "
-                          "estimators' defaults: 50 for VAETransformer, 8 for "
-                          "VAEClassifier)")
+                     help="latent size, the estimators' n_components; it may exceed the "
+                          "number of input features (default: the estimators' defaults: "
+                          "50 for VAETransformer, 8 for VAEClassifier)")
     cmp.add_argument("--max-iter", type=_int_in(1), default=None,
                      help="VAE epochs (default: the estimators' 'auto', which sets the "
                           "training length from the number of rows)")
@@ -345,6 +349,9 @@ def _compare(args, log):
     from ._devices import resolve_device
 
     resolve_device(args.device)  # an unknown or absent device fails before any training
+    if args.plot is not None and not args.plot.strip():
+        raise CommandError("--plot needs a file name, e.g. --plot compare.png (got an "
+                           "empty one)")
     plot = _check_plot_path(args.plot, labels=args.labels) if args.plot else None
     n_train = args.n_train
     if n_train is None and args.dataset == "fashion-mnist":
@@ -353,9 +360,6 @@ def _compare(args, log):
         args.dataset, n_train, args.random_state
     )
     n_features = X_train.shape[1]
-    if args.n_components is not None and args.n_components > n_features:
-        raise CommandError(f"--n-components {args.n_components}: must be at most "
-                           f"{n_features}, the number of input features of {args.dataset}")
     counts = None if args.labels is None else _label_counts(args.labels, y_train)
     log(f"{args.dataset}: {len(X_train)} training rows, {len(X_test)} test rows, "
         f"{n_features} features")
@@ -385,35 +389,6 @@ def _compare(args, log):
         _plot(*plot, rows, X_train, X_test, y_test, shape, names, args)
         log(f"figure saved to {plot[0]}")
     return 0
-
-
-def _exit_at_once_on_interrupt():
-    """Make Ctrl-C (SIGINT) end this process at once: one line on stderr, status 130.
-
-    A ``KeyboardInterrupt`` cannot do it: skorch ends its training loop on one and the
-    estimators then return the model trained so far (the command would go on to the next
-    fit), and while the main thread runs C code (libsvm, torch kernels, a large import)
-    Python does not run its handler at all. So SIGINT is blocked in the calling (main)
-    thread and in every thread started after it (they inherit the mask: torch's and
-    OpenMP's workers), and one watcher thread waits for it with :func:`signal.sigwait`:
-    it wakes as soon as the signal comes, writes the line and ends the process with
-    :func:`os._exit`. Only where ``sigwait`` is missing (Windows) does a plain handler do
-    the same from the main thread, between two Python instructions.
-    """
-    def stop(*_):
-        os.write(2, f"{_INTERRUPTED}\n".encode())
-        os._exit(130)
-
-    if not (hasattr(signal, "pthread_sigmask") and hasattr(signal, "sigwait")):
-        signal.signal(signal.SIGINT, stop)
-        return
-
-    def watch():
-        signal.sigwait({signal.SIGINT})
-        stop()
-
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    threading.Thread(target=watch, name="skvae-interrupt", daemon=True).start()
 
 
 def main(argv=None):
@@ -446,11 +421,17 @@ def main(argv=None):
     0
     """
     if argv is None and threading.current_thread() is threading.main_thread():
-        _exit_at_once_on_interrupt()
+        _exit_at_once_on_interrupt()  # at once when started by skvae._command
+    parser = _parser()
     try:
-        args = _parser().parse_args(argv)
+        args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or an argument error already reported
         return exc.code
+    if args.command is None:  # a bare `skvae`: the usage, and what to run
+        parser.print_usage(sys.stderr)
+        print("skvae: error: name a command: skvae compare (skvae --help for more)",
+              file=sys.stderr)
+        return 2
 
     def log(msg):
         print(msg, file=sys.stderr, flush=True)

@@ -638,6 +638,14 @@ def fetch_fashion_mnist(
     ((10000, 784), dtype('float32'), (10000,))
     >>> fetch_fashion_mnist().target_names[:3]  # doctest: +SKIP
     ['T-shirt/top', 'Trouser', 'Pullover']
+
+    Pass the images' shape to the estimators: the conv networks and the image shifts of
+    the default ``VAEClassifier`` need it (rows given flat without it are just columns).
+
+    >>> from skvae import VAEClassifier
+    >>> bunch = fetch_fashion_mnist()  # doctest: +SKIP
+    >>> clf = VAEClassifier(image_shape=bunch.image_shape)  # (1, 28, 28)  # doctest: +SKIP
+    >>> clf = clf.fit(bunch.data / 255, bunch.target)  # doctest: +SKIP
     """
     _check_subset(subset)
     directories, download_dir, explicit = _search_dirs(data_home)

@@ -3,8 +3,9 @@
 This module is over 400 lines because each of its plot helpers checks its input against
 the fitted model and is documented with an example.
 
-Needs matplotlib (``pip install "skvae[plot]"``). Every function draws on a given
-``ax`` (or a new figure) and returns the matplotlib object it drew on.
+Needs matplotlib (``pip install matplotlib``; in a clone, ``pip install -e ".[plot]"``).
+Every function draws on a given ``ax`` (or a new figure) and returns the matplotlib object
+it drew on.
 
 The helpers that take a fitted estimator read the images' shape from it (its
 ``image_shape_``, the ``(channels, height, width)`` it was fitted with) and its code size
@@ -33,7 +34,8 @@ def _pyplot():
         import matplotlib.pyplot as plt
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError(
-            "skvae.plotting needs matplotlib: pip install 'skvae[plot]' (or matplotlib)."
+            "skvae.plotting needs matplotlib: pip install matplotlib (in a clone of skvae: "
+            "pip install -e '.[plot]')."
         ) from exc
     return plt
 
@@ -363,22 +365,64 @@ def plot_latent_grid(estimator, *, n_per_side=15, extent=(-2.0, 2.0), dims=(0, 1
     return ax
 
 
+def _weighted_names(row):
+    """The terms whose weighted epoch means a history row holds (``train_loss_<name>``)."""
+    return [key[len("train_loss_"):] for key in row
+            if key.startswith("train_loss_") and not key.endswith("_best")]
+
+
+def _scale(ax, curves):
+    """A symmetric log scale when the curves' sizes differ by more than 30 times."""
+    sizes = [float(np.median(np.abs(c))) for c in curves if len(c)]
+    sizes = [v for v in sizes if v > 0]
+    if len(sizes) > 1 and max(sizes) / min(sizes) > 30:
+        ax.set_yscale("symlog", linthresh=max(min(sizes), max(sizes) * 1e-4))
+
+
+def _draw_curves(ax, history, epochs, keys, label=None):
+    colours = {}
+    curves = []
+    for key in keys:
+        part = key.split("_", 1)[-1]
+        term = part[len("loss_"):] if part.startswith("loss_") else part
+        # One colour per term in both panels (black for the loss itself).
+        colour = "k" if part == "loss" else colours.setdefault(term, f"C{len(colours)}")
+        values = np.asarray(history[:, key], dtype=float)
+        curves.append(values)
+        ax.plot(epochs, values, label=label(key) if label else key, color=colour,
+                linestyle="--" if key.startswith("valid") else "-",
+                linewidth=2.2 if part == "loss" else 1.4)
+    _scale(ax, curves)
+    ax.set_xlabel("epoch")
+    ax.legend(fontsize="small")
+    return ax
+
+
 def plot_history(history, *, keys=None, ax=None, title=None):
-    """Plot per-epoch curves from a fitted estimator's ``history_``.
+    """Plot what training minimised, per epoch, from a fitted estimator's ``history_``.
+
+    By default, the loss and each of its weighted terms (``train_loss_<name>``, every
+    term of the model that counts in it: the weighted terms sum to the loss), and
+    beside them, in a second panel, the terms before weighting (``train_<name>``);
+    validation curves dashed. A panel whose curves differ in size by more than 30 times gets a
+    symmetric log scale, so a small term is not flattened by a large one (for the
+    default ``VAEClassifier``, a reconstruction of about 20 nats weighted 1/64 sits
+    beside a classification loss of 0.002).
 
     Parameters
     ----------
     history : skorch History (``estimator.history_``)
     keys : sequence of str, optional
-        History keys to plot; by default every ``train_*`` / ``valid_*`` loss part
-        recorded (loss, reconstruction, kl, classification). Each part gets one colour,
-        solid for ``train_*`` and dashed for ``valid_*``.
+        History keys to plot, on one panel; each part gets one colour, solid for
+        ``train_*`` and dashed for ``valid_*``.
     ax : matplotlib Axes, optional
+        Draw the loss and its weighted terms there (no second panel).
     title : str, optional
 
     Returns
     -------
     ax : matplotlib Axes
+        The panel of the loss (the second panel is ``ax.figure.axes[1]``).
 
     Examples
     --------
@@ -386,24 +430,53 @@ def plot_history(history, *, keys=None, ax=None, title=None):
     >>> from skvae import VAETransformer
     >>> vae = VAETransformer(max_iter=3, random_state=0).fit(load_digits().data / 16)
     >>> ax = plot_history(vae.history_)
+    >>> [line.get_label() for line in ax.get_lines()]
+    ['train_loss', '1 x reconstruction', '0.1 x kl']
     """
     plt = _pyplot()
-    if keys is None:
+    epochs = history[:, "epoch"]
+    names = _weighted_names(history[-1])
+    if keys is None and not names:  # a history from before the weighted terms
         parts = ("loss", "reconstruction", "kl", "classification")
         keys = [f"{p}_{q}" for q in parts for p in ("train", "valid") if f"{p}_{q}" in history[-1]]
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 4))
-    epochs = history[:, "epoch"]
-    # One colour per loss part, solid for training and dashed for validation.
-    colours = {}
-    for key in keys:
-        part = key.split("_", 1)[-1]
-        colour = colours.setdefault(part, f"C{len(colours)}")
-        ax.plot(epochs, history[:, key], label=key, color=colour,
-                linestyle="--" if key.startswith("valid") else "-")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("nats per sample")
-    ax.legend(fontsize="small")
-    if title:
-        ax.set_title(title)
+    if keys is not None:
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 4))
+        _draw_curves(ax, history, epochs, keys)
+        ax.set_ylabel("nats per row")
+        if title:
+            ax.set_title(title)
+        return ax
+    own = ax is None
+    if own:
+        _, (ax, ax_terms) = plt.subplots(1, 2, figsize=(11, 4))
+    row = history[-1]
+    valid = "valid_loss" in row
+    # A term of weight 0 throughout (a diagnostic such as shared-m2's mask_rate) adds
+    # nothing to the loss: it is drawn beside, with the terms before weighting.
+    names_in_loss = [n for n in names if np.any(np.asarray(history[:, f"train_loss_{n}"]))]
+    weighted = ["train_loss"] + [f"train_loss_{n}" for n in names_in_loss]
+    if valid:
+        weighted += ["valid_loss"] + [f"valid_loss_{n}" for n in names_in_loss
+                                      if f"valid_loss_{n}" in row]
+
+    def label(key):
+        """``'0.01562 x reconstruction'``: the term and its weight (at the last epoch)."""
+        if key in ("train_loss", "valid_loss"):
+            return key
+        prefix, name = key.split("_loss_", 1)
+        raw = row.get(f"{prefix}_{name}")
+        weight = f"{row[key] / raw:.4g} x " if raw else ""
+        return f"{weight}{name}" + (" (valid)" if prefix == "valid" else "")
+
+    _draw_curves(ax, history, epochs, weighted, label)
+    ax.set_ylabel("share of the loss (nats per row)")
+    ax.set_title(title or "the loss and its weighted terms")
+    if own:
+        terms = [f"train_{n}" for n in names]
+        terms += [f"valid_{n}" for n in names if valid and f"valid_{n}" in row]
+        _draw_curves(ax_terms, history, epochs, terms)
+        ax_terms.set_ylabel("term before weighting (nats per row)")
+        ax_terms.set_title("the terms before weighting")
+        ax.figure.tight_layout()
     return ax

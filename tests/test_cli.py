@@ -19,8 +19,8 @@ def test_compare_on_digits_prints_table_and_saves_plot(tmp_path, capsys):
     captured = capsys.readouterr()
     out = captured.out
     assert "| model | test accuracy | fit s | predict s |" in out
-    for name in ("SVC(rbf, C=10) on pixels", "VAETransformer(4) -> SVC(C=10)",
-                 "VAETransformer(4) -> LogisticRegression"):
+    for name in ("SVC(rbf, C=10) on pixels", "VAETransformer(n_components=4) -> SVC(C=10)",
+                 "VAETransformer(n_components=4) -> LogisticRegression"):
         assert name in out
     assert "labels" not in out  # without --labels: the full-label table only
     assert plot.stat().st_size > 10_000
@@ -76,14 +76,12 @@ def assert_one_error_line(capsys, *words):
 @pytest.mark.parametrize(
     ("argv", "words"),
     [
-        ([], ["required"]),
         (["compare", "--dataset", "cifar"], ["--dataset", "cifar"]),
         (["compare", "--random-state", "-1"], ["--random-state", "-1"]),
         (["compare", "--random-state", str(2**32)], ["--random-state"]),
         (["compare", "--n-train", "5"], ["--n-train", "at least 20"]),
         (["compare", "--n-train", "1258"], ["1258", "1257"]),
         (["compare", "--n-components", "0"], ["--n-components"]),
-        (["compare", "--n-components", "100000000"], ["--n-components", "at most 64"]),
         (["compare", "--max-iter", "0"], ["--max-iter"]),
         (["compare", "--beta", "nan"], ["--beta"]),
         (["compare", "--beta", "-1"], ["--beta"]),
@@ -103,6 +101,33 @@ def assert_one_error_line(capsys, *words):
 def test_bad_arguments_one_error_line(argv, words, capsys, no_training):
     assert cli.main(argv) == 2
     assert_one_error_line(capsys, *words)
+
+
+def test_bare_skvae_prints_the_usage(capsys):
+    """Issue 30.7: a bare `skvae` says how to call it."""
+    assert cli.main([]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert lines[0].startswith("usage: skvae")
+    assert lines[-1] == "skvae: error: name a command: skvae compare (skvae --help for more)"
+    assert captured.out == "" and "Traceback" not in captured.err
+
+
+def test_empty_plot_name_is_refused_before_training(capsys, no_training):
+    """Issue 30, fault 10: --plot "" used to exit 0 with no figure and no message."""
+    assert cli.main(["compare", "--plot", ""]) == 2
+    assert_one_error_line(capsys, "--plot needs a file name")
+
+
+def test_help_allows_an_overcomplete_code(capsys):
+    """Issue 30.7: a latent code wider than the input is allowed (a VAE may be
+    overcomplete); the help no longer says otherwise."""
+    with pytest.raises(SystemExit):
+        cli._parser().parse_args(["compare", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "at most the number of input features" not in out
+    assert "may exceed the number of input features" in out
+    assert "image_shape=fetch_fashion_mnist().image_shape" in out
 
 
 @pytest.mark.parametrize(
@@ -234,7 +259,8 @@ def test_run_semisupervised_rows():
     rows = cli.run_semisupervised(X_train, y_train, X_test, y_test, [20, 60], n_components=3,
                                   max_iter=2, device="cpu", random_state=0)
     models = ["SVC(rbf, C=10) on labelled pixels", "LabelSpreading()",
-              "SelfTraining(SVC(C=10))", "VAETransformer(3) -> SVC(C=10)", "VAEClassifier(3)"]
+              "SelfTraining(SVC(C=10))", "VAETransformer(n_components=3) -> SVC(C=10)",
+              "VAEClassifier(n_components=3)"]
     assert [row["model"] for row in rows] == models * 2
     assert [row["n_labels"] for row in rows] == [20] * 5 + [60] * 5
     for row in rows:
@@ -261,7 +287,7 @@ def test_compare_labels_prints_tables_and_plots(tmp_path, capsys):
     # 0.4 of 150 rows is 60; the repeated 20 runs once
     assert [line.split(" | ")[0] for line in lines[2:12]] == ["| 20"] * 5 + ["| 60"] * 5
     assert "| test accuracy with N labels | 20 | 60 |" in out
-    assert "| VAEClassifier(3) | " in out
+    assert "| VAEClassifier(n_components=3) | " in out
     assert plot.read_text().lstrip().startswith("<?xml")
     assert f"figure saved to {plot}\n" in captured.err
     assert [p.name for p in tmp_path.iterdir()] == ["labels.svg"]
@@ -330,7 +356,7 @@ def test_compare_architecture_conv(capsys, monkeypatch):
                        "2", "--architecture", "conv", "--device", "cpu"])
     assert status == 0
     captured = capsys.readouterr()
-    assert "| VAETransformer(2) -> SVC(C=10) |" in captured.out
+    assert "| VAETransformer(n_components=2) -> SVC(C=10) |" in captured.out
     assert "architecture='conv'" in captured.err
     assert seen[0].architecture == "conv" and seen[0].image_shape == (1, 8, 8)
 
@@ -417,3 +443,37 @@ def test_ctrl_c_stops_code_that_swallows_keyboard_interrupt():
     status, err = interrupt("ready", sys.executable, "-c", code)
     assert_stopped_by_interrupt(status, err)
     assert err.splitlines() == ["ready", "skvae: interrupted"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT cannot be sent on Windows")
+def test_ctrl_c_during_the_command_imports_is_one_line(tmp_path):
+    """Issue 30, fault 11: the entry point installs the Ctrl-C handling before it imports
+    the CLI, so a SIGINT while skvae.cli and its imports load ends with one line and
+    status 130 (it gave a KeyboardInterrupt traceback)."""
+    code = (
+        "import os, signal, sys, time\n"
+        "import skvae._command as command, skvae._interrupt as interrupt\n"
+        "real = interrupt.exit_at_once_on_interrupt\n"
+        "def install_then_interrupt():\n"
+        "    real()\n"
+        "    assert 'skvae.cli' not in sys.modules and 'skvae._experiment' not in sys.modules\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    time.sleep(0.5)\n"  # the import of the CLI happens in this window
+        "interrupt.exit_at_once_on_interrupt = install_then_interrupt\n"
+        "sys.argv = ['skvae', 'compare', '--device', 'cpu']\n"
+        "sys.exit(command.main())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert out.returncode == 130, out.stderr
+    assert out.stderr == "skvae: interrupted\n"
+    assert out.stdout == ""
+
+
+def test_the_command_starts_at_the_interrupt_safe_entry_point():
+    from pathlib import Path
+
+    pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    assert 'skvae = "skvae._command:main"' in pyproject
+    main = (Path(cli.__file__).parent / "__main__.py").read_text()
+    assert "from ._command import main" in main

@@ -239,3 +239,109 @@ def test_score_samples_is_defined_where_it_is_introduced():
     for name in ("README.md", "vae.md", "classifier.md", "getting_started.md", "choosing.md"):
         page = ROOT / name if name == "README.md" else DOCS / name
         assert SCORE_SAMPLES in _plain(page.read_text(encoding="utf-8")), name
+
+
+# -- sample outputs come from the current code (issue 30.2) --------------------------
+#: The marker before a ```text block that shows what the ```python block above prints.
+OUTPUT_MARK = "<!-- output of the code above: checked by tests/test_docs.py -->"
+_CLOCK = re.compile(r"\d+:\d\d(?::\d\d)?")
+_NUMBER = r"-?\d[\d.]*(?:e[-+]?\d+)?"
+
+
+def _sample_blocks(text):
+    """``(code, output)`` of each marked sample on a page."""
+    pattern = re.compile(r"```python\n((?:(?!```).)*?)```\s*\n" + re.escape(OUTPUT_MARK)
+                         + r"\s*\n```text\n(.*?)```", re.DOTALL)
+    return pattern.findall(text)
+
+
+def _line_pattern(line):
+    """A documented output line as a regex: clocks and loss values may differ, an
+    intermediate epoch number too (plain lines come every 10 s); all else is exact."""
+    head, sep, rest = line.partition(" | ")
+    epoch = re.match(r"(.*: epoch )(\d+)( of )(\d+)$", head)
+    if epoch and epoch.group(2) not in ("1", epoch.group(4)):
+        head_re = (re.escape(epoch.group(1)) + r"\d+" + re.escape(epoch.group(3))
+                   + re.escape(epoch.group(4)))
+    else:
+        head_re = re.escape(head)
+    if not sep:
+        parts = re.split(f"({_CLOCK.pattern})", head)
+        return "".join(r"\d+:\d\d(?::\d\d)?" if _CLOCK.fullmatch(p) else re.escape(p)
+                       for p in parts) if _CLOCK.search(head) else head_re
+    rest_re = re.sub(_NUMBER, "NUM", _CLOCK.sub("CLOCK", rest))
+    rest_re = re.escape(rest_re).replace("NUM", _NUMBER).replace("CLOCK", _CLOCK.pattern)
+    return head_re + re.escape(sep) + rest_re
+
+
+def _progress_line(line):
+    return bool(re.match(r"[\w-]+: epoch \d+", line))
+
+
+def check_sample(documented, printed):
+    """Problems between a documented sample output and what the code printed."""
+    problems = []
+    lines = [line for line in documented.splitlines() if line.strip()]
+    position = 0
+    for line in lines:
+        if line.strip() == "...":
+            continue
+        pattern = re.compile(_line_pattern(line) + "$")
+        epoch = re.match(r".*: epoch (\d+) of (\d+) \|", line)
+        if epoch and epoch.group(1) not in ("1", epoch.group(2)):
+            # Which epochs get a line in between depends on the clock: this one's shape
+            # (stage, total, loss parts) must be printed, any epoch number.
+            if not any(pattern.match(p) for p in printed):
+                problems.append(f"documented, no such line printed: {line}")
+            continue
+        for k in range(position, len(printed)):
+            if pattern.match(printed[k]):
+                position = k + 1
+                break
+        else:
+            problems.append(f"documented, not printed (in this order): {line}")
+    shown = [re.compile(_line_pattern(line) + "$") for line in lines if line.strip() != "..."]
+    for line in printed:  # every line but the epoch lines is documented
+        if not _progress_line(line) and not any(p.match(line) for p in shown):
+            problems.append(f"printed, not documented: {line}")
+    return problems
+
+
+def test_check_sample_catches_a_stale_output():
+    printed = ["skvae fit: model shared-m2, 1 stage (shared-M2 100 epochs x 128 rows) on 10 "
+               "rows, cpu, 1 thread",
+               "shared-M2: training for 100 epochs",
+               "shared-M2: epoch 1 of 100 | loss 3.1 (kl 0.2) | 0:00 elapsed, 0:09 left",
+               "shared-M2: epoch 57 of 100 | loss 1.5 (kl 0.3) | 0:05 elapsed, 0:04 left",
+               "shared-M2: epoch 100 of 100 | loss 1.2 (kl 0.4) | 0:09 elapsed, 0:00 left",
+               "shared-M2: done, 100 epochs in 0:09."]
+    good = "\n".join([printed[0], printed[1],
+                      "shared-M2: epoch 1 of 100 | loss 2.9 (kl 0.25) | 0:01 elapsed, 0:11 left",
+                      "shared-M2: epoch 61 of 100 | loss 1.4 (kl 0.3) | 0:10 elapsed, 0:07 left",
+                      "...", "shared-M2: done, 100 epochs in 0:17."])
+    assert check_sample(good, printed) == []
+    stale = good.replace("shared-M2", "M1").replace("100 epochs x", "267 epochs x")
+    assert len(check_sample(stale, printed)) >= 4
+    assert check_sample(good.replace("(kl", "(kl2"), printed)  # a term renamed
+    assert check_sample(good, [*printed, "a new line"])  # a line the page does not show
+
+
+def _samples():
+    for page in _user_pages():
+        for number, (code, output) in enumerate(_sample_blocks(page.read_text())):
+            yield pytest.param(code, output, id=f"{page.name}-{number}")
+
+
+def test_the_pages_have_marked_samples():
+    assert len(list(_samples())) >= 1
+
+
+@pytest.mark.parametrize("code, output", list(_samples()))
+def test_sample_output_comes_from_the_current_code(code, output, capsys):
+    """Each marked sample output is what its code prints now (losses and clocks aside)."""
+    exec(compile(code, "<docs sample>", "exec"), {"__name__": "__docs__"})
+    printed = capsys.readouterr().out.splitlines()
+    problems = check_sample(output, printed)
+    assert not problems, (
+        "a sample output in the docs is stale: run its code and paste what it prints\n"
+        + "\n".join(problems) + "\n--- printed:\n" + "\n".join(printed))

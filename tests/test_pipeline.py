@@ -75,9 +75,26 @@ def test_plan_is_a_fitted_attribute_that_shows_every_resolved_auto(data):
 
 
 def test_verbose_prints_the_plan(data, capsys):
+    """verbose=1: one short line for the fit; verbose=2: every setting, one per line."""
     X, y, _ = data
-    small_vae(max_iter=1, verbose=1).fit(X)
-    assert "FitPlan(model='vae'" in capsys.readouterr().out
+    vae = small_vae(max_iter=1, verbose=1).fit(X)
+    out = capsys.readouterr().out
+    first = out.splitlines()[0]
+    assert first == vae.plan_.summary()
+    assert first.startswith("skvae fit: model vae, 1 stage (VAE 1 epoch x ")
+    for shown in ("rows", "cpu", "thread"):
+        assert shown in first
+    assert len(first) < 120 and "FitPlan" not in out and "seed" not in out
+    small_vae(max_iter=1, verbose=2).fit(X)
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("skvae fit: model vae, 1 stage")
+    assert out.splitlines()[1:3] == ["FitPlan: model 'vae'", "  data: 300 rows x 64 features"]
+    for line in ("  n_threads: ", "    batch_size: ", "    seed: ", "    loss_weights: kl=0.1"):
+        assert "\n" + line in out, line
+    # print(plan_): one setting per line, the same text verbose=2 printed.
+    text = str(vae.plan_)
+    assert all(line.count(": ") >= 1 for line in text.splitlines())
+    assert "    max_iter: 1" in text.splitlines()
 
 
 def test_base_names_no_model_and_modules_stay_short():

@@ -6,6 +6,7 @@ import pytest
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 
+import matplotlib.pyplot as plt  # noqa: E402
 from sklearn.exceptions import NotFittedError  # noqa: E402
 
 from skvae import VAEClassifier, VAETransformer  # noqa: E402
@@ -111,9 +112,35 @@ def test_plot_latent_grid_bad_arguments(vae3, kwargs, match):
 def test_plot_history_draws_every_recorded_part(vae2):
     ax = plot_history(vae2.history_)
     labels = [line.get_label() for line in ax.get_lines()]
-    assert labels == ["train_loss", "train_reconstruction", "train_kl"]
+    assert labels == ["train_loss", "1 x reconstruction", "0.1 x kl"]
     np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), vae2.loss_curve_)
     assert len(ax.get_lines()[0].get_xdata()) == vae2.n_iter_
+    terms = ax.figure.axes[1]  # the terms before weighting, beside
+    assert [line.get_label() for line in terms.get_lines()] == ["train_reconstruction",
+                                                                "train_kl"]
+
+
+def test_plot_history_weighted_terms_sum_to_the_loss(X300):
+    """The default classifier: every term drawn, weighted, summing to the training loss;
+    a log scale where a term is tiny beside another."""
+    y = np.where(np.arange(len(X300)) < 60, np.arange(len(X300)) % 10, -1)
+    clf = VAEClassifier(max_iter=4, tol=None, random_state=0, device="cpu").fit(X300, y)
+    ax = plot_history(clf.history_)
+    lines = ax.get_lines()
+    assert lines[0].get_label() == "train_loss"
+    names = [line.get_label().split(" x ")[-1] for line in lines[1:]]
+    # Every term that counts in the loss (a weight-0 diagnostic such as mask_rate is
+    # drawn with the terms before weighting only).
+    assert {"classification", "consistency", "kl", "pseudo", "reconstruction"} <= set(names)
+    assert "mask_rate" not in names
+    total = np.sum([line.get_ydata() for line in lines[1:]], axis=0)
+    np.testing.assert_allclose(total, clf.loss_curve_, rtol=1e-4)
+    np.testing.assert_allclose(lines[0].get_ydata(), clf.loss_curve_)
+    assert ax.get_yscale() == "symlog"
+    assert "0.01562 x reconstruction" in [line.get_label() for line in lines]
+    # Drawn into a given axes: that panel alone.
+    fig, one = plt.subplots()
+    assert plot_history(clf.history_, ax=one) is one and len(fig.axes) == 1
 
 
 def test_plot_history_with_validation(digits):

@@ -92,7 +92,8 @@ def test_verbose_zero_prints_nothing_but_the_logger_gets_every_stage(
 def test_fully_labelled_classifier_is_one_stage(X300, capsys):
     VAEClassifier(max_iter=2, verbose=2, **TINY).fit(X300, np.arange(len(X300)) % 10)
     out = capsys.readouterr().out
-    assert out.startswith("FitPlan(model='shared-m2'")  # what 'auto' chose comes first
+    assert out.startswith("skvae fit: model shared-m2, 1 stage (shared-M2 2 epochs x ")
+    assert out.splitlines()[1] == "FitPlan: model 'shared-m2'"  # every setting at 2
     out = out[out.index("shared-M2: training"):]
     assert out.startswith("shared-M2: training for 2 epochs\nshared-M2: loss = "
                           "0.01562*reconstruction + 0.01562*kl + 1.000*classification + "

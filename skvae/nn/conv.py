@@ -16,7 +16,8 @@ from torch import nn
 
 from .modules import MLP, GaussianEncoder, _dropout_layer, mlp_body
 
-__all__ = ["ConvBody", "ConvEncoder", "ConvDecoder", "conv_sizes", "check_image_shape"]
+__all__ = ["ConvBody", "ConvEncoder", "ConvDecoder", "conv_sizes", "check_image_shape",
+           "check_not_images"]
 
 
 def check_image_shape(image_shape, n_features=None):
@@ -43,6 +44,10 @@ def check_image_shape(image_shape, n_features=None):
     (1, 8, 8)
     >>> check_image_shape([3, 4, 5], 60)
     (3, 4, 5)
+    >>> check_image_shape((28, 28, 1))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: image_shape=(28, 28, 1) looks channels-last ... Pass image_shape=(1, 28, 28)...
     """
     if image_shape is None:
         side = math.isqrt(n_features) if n_features is not None else 0
@@ -62,6 +67,14 @@ def check_image_shape(image_shape, n_features=None):
             f"e.g. (1, 28, 28); got {image_shape!r}."
         )
     shape = tuple(int(s) for s in shape)
+    if shape[0] > 4 and shape[2] <= 4:
+        raise ValueError(
+            f"image_shape={shape} looks channels-last (height, width, channels): skvae "
+            f"reads images channels first. Pass image_shape={(shape[2], shape[0], shape[1])}"
+            " (channels, height, width), and rows flattened channels first: for images "
+            "of shape (n, height, width, channels), "
+            "images.transpose(0, 3, 1, 2).reshape(n, -1)."
+        )
     if n_features is not None and math.prod(shape) != n_features:
         raise ValueError(
             f"image_shape={shape} describes {math.prod(shape)} pixels per image but X has "
@@ -70,6 +83,45 @@ def check_image_shape(image_shape, n_features=None):
             "(channels, height, width)."
         )
     return shape
+
+
+def check_not_images(X, image_shape=None):
+    """Refuse X of images (3-D or 4-D) with the exact reshape and ``image_shape`` to pass.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_not_images(np.zeros((5, 64)))  # rows: fine
+    >>> check_not_images(np.zeros((5, 28, 28)))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: X has shape (5, 28, 28): ... pass X.reshape(5, -1) ... image_shape=(1, 28, 28)...
+    """
+    shape = getattr(X, "shape", None)
+    if shape is None:
+        if not isinstance(X, list | tuple):
+            return
+        shape = np.shape(X)
+    shape = tuple(int(s) for s in shape)
+    if len(shape) not in (3, 4):
+        return
+    n = shape[0]
+    if len(shape) == 3:
+        image, how = (1, *shape[1:]), f"X.reshape({n}, -1)"
+        what = f"{n} images of {shape[1]} x {shape[2]} pixels"
+    elif shape[1] > 4 and shape[3] <= 4:  # channels last
+        image = (shape[3], shape[1], shape[2])
+        how = f"X.transpose(0, 3, 1, 2).reshape({n}, -1)"
+        what = f"{n} images of {shape[1]} x {shape[2]} pixels, {shape[3]} channel(s) last"
+    else:
+        image, how = shape[1:], f"X.reshape({n}, -1)"
+        what = f"{n} images of {shape[1]} channel(s) of {shape[2]} x {shape[3]} pixels"
+    given = "" if image_shape is None else f" (image_shape={tuple(image_shape)!r} is set)"
+    raise ValueError(
+        f"X has shape {shape}: {what}. skvae estimators take one flattened image per row: "
+        f"pass {how} (shape ({n}, {math.prod(image)})) and image_shape={image}{given}, "
+        "so that conv networks and the image shifts of 'shared-m2' see the images."
+    )
 
 
 def conv_sizes(height, width, n_layers):
