@@ -156,7 +156,7 @@ def train(net, inputs, targets, stage, plan, start=0, final=True):
             del net.history[start + len(done):]
             warnings.warn(
                 f"Training interrupted by user after {len(done)} epoch(s); the model keeps "
-                "the weights reached so far.", UserWarning, stacklevel=5,
+                "the weights reached so far.", UserWarning, stacklevel=7,
             )
     if plan.world_size > 1:
         share_buffers(net.module_)
@@ -235,5 +235,5 @@ def check_convergence(losses, stage, several=False):
         "has not converged. Raise max_iter, or use learning_rate='cosine' (the step size "
         "then decays to 0 by max_iter, so the run ends settled; such runs are not "
         "checked), or raise tol to accept this fit (tol=None turns the check off).",
-        ConvergenceWarning, stacklevel=7,  # the caller of fit (past _fit_context)
+        ConvergenceWarning, stacklevel=8,  # the caller of fit (past _fit_context)
     )

@@ -166,9 +166,15 @@ def test_alignment_pulls_a_skewed_prediction_back():
     assert passed.tolist() == [False, True] and target[1] == 1
     # The running means follow the batches: predictions on unlabelled rows, labels.
     before = model.q_mean.clone()
-    model._track_mix(torch.tensor([[0.0, 0.0, 1.0]] * 4), torch.ones(4, dtype=torch.bool),
-                     torch.tensor([2, 2]))
+    q = torch.tensor([[0.0, 0.0, 1.0]] * 4 + [[1.0, 0.0, 0.0]] * 2)
+    unlabelled = torch.tensor([True] * 4 + [False] * 2)
+    model._track_mix(q, unlabelled, torch.tensor([-1] * 4 + [2, 2]))
     assert model.q_mean[2] > before[2] and model.prior[2] > 1 / 3
+    # A row of weight 0 counts for nothing.
+    after = model.q_mean.clone(), model.prior.clone()
+    model._track_mix(torch.tensor([[1.0, 0.0, 0.0]] * 2), torch.tensor([True, False]),
+                     torch.tensor([-1, 0]), torch.zeros(2))
+    torch.testing.assert_close((model.q_mean, model.prior), after)
 
 
 def test_aligned_kl_targets_pull_a_drifting_model_back():

@@ -1,5 +1,9 @@
 """Shared-body M2: M2 with one encoder body, consistency and propagated pseudo-labels.
 
+(This module is over 400 lines: the recipe, the settings record it reads and the two
+callbacks that exist only for it, the pseudo-labels and the per-step schedule, belong
+together.)
+
 The model of ``VAEClassifier().fit`` with fully connected networks (``model='auto'``;
 see :func:`skvae.models.resolve_model`). One stage, the network
 :class:`skvae.nn.SharedM2`: ``q(y|x)`` and ``q(z|x,y)`` share their feature network
@@ -380,9 +384,11 @@ class SharedRecipe(Recipe):
                               align=cfg.align and plan.data.unlabelled,
                               unlabelled_only=cfg.unlabelled_only)
         rows = len(X)
-        return module, {**inputs,
-                        "pseudo_label": np.full(rows, UNLABELLED, dtype=np.int64),
-                        "pseudo_weight": np.zeros(rows, dtype=np.float32)}
+        extra = {"pseudo_label": np.full(rows, UNLABELLED, dtype=np.int64),
+                 "pseudo_weight": np.zeros(rows, dtype=np.float32)}
+        if weights is not None:  # the running class mixes of the alignment count them
+            extra["row_weight"] = np.asarray(weights, dtype=np.float32)
+        return module, {**inputs, **extra}
 
 
 def _training_sample(X, sample_weight=None, max_rows=10000):

@@ -153,7 +153,8 @@ class SharedM2(M2):
         that pull it back (and, with a ``threshold``, fewer confident ones for them).
         The KL term then counts unlabelled rows only.
     momentum : float, default=0.99
-        Of the running means of ``align``, per training step.
+        Of the running means of ``align``, per training step (each row counted with
+        the ``row_weight`` that ``forward`` gets, if any: a row of weight 0 not at all).
     unlabelled_only : bool, default=False
         Without a ``threshold``: the KL consistency term on unlabelled rows only (a
         labelled row's class is already taught by the cross-entropy).
@@ -226,7 +227,7 @@ class SharedM2(M2):
         confidence, target = p.max(dim=1)
         return target, confidence >= self.threshold
 
-    def forward(self, x, y=None, pseudo_label=None, pseudo_weight=None):
+    def forward(self, x, y=None, pseudo_label=None, pseudo_weight=None, row_weight=None):
         """Per-row loss terms (see the class Notes)."""
         n, k = x.shape[0], self.n_classes
         if y is None:
@@ -251,7 +252,7 @@ class SharedM2(M2):
         consistency = mask_rate = zero
         if self.training and self.perturbation is not None:
             perturbed = self.classify(self.perturbation(x))
-            self._track_mix(q.detach(), ~labelled, y[labelled])
+            self._track_mix(q.detach(), ~labelled, y, row_weight)
             if self.threshold is None:
                 if self.align:
                     target = self.aligned(q.detach())
@@ -273,16 +274,31 @@ class SharedM2(M2):
                 "consistency": consistency, "pseudo": pseudo, "mask_rate": mask_rate}
 
     @torch.no_grad()
-    def _track_mix(self, q, unlabelled, labels):
-        """Update the running class mixes of ``align``: labels, predictions on unlabelled rows."""
+    def _track_mix(self, q, unlabelled, y, row_weight=None):
+        """Update the running class mixes of ``align`` from a batch.
+
+        The mean of ``q`` over the unlabelled rows and the mix of the labels ``y`` of
+        the others, each row counted with its ``row_weight`` (a row of weight 0 not at
+        all).
+        """
         if not self.align:
             return
         m = self.momentum
-        if unlabelled.any():
-            self.q_mean.mul_(m).add_(q[unlabelled].float().mean(dim=0), alpha=1 - m)
-        if len(labels):
-            mix = torch.bincount(labels, minlength=q.shape[1]).float() / len(labels)
-            self.prior.mul_(m).add_(mix, alpha=1 - m)
+        if row_weight is None:  # every row counts once
+            labels = y[~unlabelled]
+            if unlabelled.any():
+                self.q_mean.mul_(m).add_(q[unlabelled].float().mean(dim=0), alpha=1 - m)
+            if len(labels):
+                mix = torch.bincount(labels, minlength=q.shape[1]).float() / len(labels)
+                self.prior.mul_(m).add_(mix, alpha=1 - m)
+            return
+        w = row_weight.to(q.device).float()
+        wu, wl = w * unlabelled, w * ~unlabelled
+        if wu.sum() > 0:
+            self.q_mean.mul_(m).add_((wu[:, None] * q.float()).sum(0) / wu.sum(), alpha=1 - m)
+        if wl.sum() > 0:
+            mix = torch.zeros_like(self.prior).index_add_(0, y.clamp(min=0), wl)
+            self.prior.mul_(m).add_(mix / wl.sum(), alpha=1 - m)
 
     def _masked(self, q, perturbed_logits, unlabelled):
         """The masked weak-to-strong term and the mask (see ``threshold``), per row."""
