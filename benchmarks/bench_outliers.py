@@ -30,11 +30,14 @@ waiting, while its CPU time is close to what it takes alone with one thread.
 Appends to ``benchmarks/results/outliers.csv``; rebuilds ``docs/results/outliers.md``.
 """
 
+import datetime
 import os
 import time
+from pathlib import Path
 
 import numpy as np
-from _common import fmt, group, make_parser, markdown, save, start
+import torch
+from _common import append_rows, fmt, group, make_parser, markdown, save, start
 from sklearn.decomposition import PCA
 from sklearn.ensemble import IsolationForest
 from sklearn.metrics import roc_auc_score
@@ -109,13 +112,14 @@ def vae_scores(detector, X_fit, X_eval, methods):
     return out
 
 
-def run(args):
+def run(args, keep):
+    """Fit and score every class; ``keep(rows)`` stores each class's rows as it ends."""
     X_tr, X_ev, y_tr, y_ev = load(args.data, args.split)
     classes = args.classes if args.classes else sorted(np.unique(y_tr))
     methods = (args.methods or list(SCORE_METHODS)) if args.all_methods else [DEFAULT]
     base = {"data": args.data, "split": args.split, "n_eval": len(X_ev)}
-    rows = []
     for c in classes:
+        rows = []
         X_fit = X_tr[y_tr == c]
         truth = (y_ev == c).astype(int)
         common = {**base, "normal_class": int(c), "n_fit": len(X_fit)}
@@ -128,26 +132,24 @@ def run(args):
                                                         methods).items():
                 assert np.all(np.isfinite(scores))
                 rows.append({**common, "detector": f"VAEOutlierDetector({method})",
-                             "default": method == DEFAULT, "seed": seed,
+                             "seed": seed,
                              "auroc": roc_auc_score(truth, scores), "fit_s": fit_s,
                              "fit_cpu_s": fit_cpu_s, "score_s": score_s, "load_1min": load1,
                              "n_epochs": detector.n_iter_})
                 print(f"{args.data} {args.split} class {c} seed {seed} {method}: "
                       f"AUROC {rows[-1]['auroc']:.3f} (fit {fit_s:.1f} s, load {load1:.1f})",
                       flush=True)
-        if args.no_baselines:
-            continue
-        for name, make in BASELINES.items():
+        for name, make in {} if args.no_baselines else BASELINES.items():
             load1 = load_average()
             model, fit_s = timed(make().fit, X_fit)
             fit_cpu_s = timed.cpu
             scores, score_s = timed(model.score_samples, X_ev)
-            rows.append({**common, "detector": name, "default": None, "seed": 0,
+            rows.append({**common, "detector": name, "seed": 0,
                          "auroc": roc_auc_score(truth, scores), "fit_s": fit_s,
                          "fit_cpu_s": fit_cpu_s, "score_s": score_s, "load_1min": load1})
             print(f"{args.data} {args.split} class {c} {name}: AUROC {rows[-1]['auroc']:.3f} "
                   f"(fit {fit_s:.1f} s)", flush=True)
-    return rows
+        keep(rows)  # a run stopped half-way keeps the classes it finished
 
 
 def _median(values):
@@ -184,10 +186,10 @@ def table(rows):
             body.append([det + (" **default**" if det == vae_default else ""), n_seeds,
                          fmt(_mean([v for v in cells if v is not None]), 3),
                          *[fmt(v, 3) for v in cells],
-                         fmt(float(np.median([r["fit_s"] for r in runs])), 1),
+                         fmt(_median([r.get("fit_s") for r in runs]), 1),
                          fmt(_median([r.get("fit_cpu_s") for r in runs]), 1),
-                         fmt(float(np.median([r["score_s"] for r in runs])), 2),
-                         fmt(float(np.median([r["load_1min"] for r in runs])), 1), ahead])
+                         fmt(_median([r.get("score_s") for r in runs]), 2),
+                         fmt(_median([r.get("load_1min") for r in runs]), 1), ahead])
         body.sort(key=lambda row: -float(row[2] or 0))
         lines += [f"**{data}, {split} split** (n_fit per class: "
                   f"{min(r['n_fit'] for r in sub)}-{max(r['n_fit'] for r in sub)}; "
@@ -214,7 +216,14 @@ def main(argv=None):
     args = parser.parse_args(argv)
     args.all_methods = args.all_methods or args.split == "validation"
     command = start(args)
-    save("outliers", [] if args.report_only else run(args), args, command, table=table,
+    if not args.report_only:
+        stamp = {"date": datetime.date.today().isoformat(), "command": command,
+                 "torch": torch.__version__, "threads": torch.get_num_threads(),
+                 "note": args.note}
+        run(args, lambda rows: append_rows(Path(args.out) / "outliers.csv",
+                                           [{**r, **stamp} for r in rows]))
+    args.report_only = True  # the rows are in the CSV: rebuild the table from it
+    save("outliers", [], args, command, table=table,
          title="One-class novelty detection (AUROC, normal class against the rest)",
          text="Each class in turn is normal: fitted on its training rows, scoring every "
               "evaluation row. `VAEOutlierDetector` with its defaults (`seeds`: one fit "

@@ -77,7 +77,8 @@ class VAEOutlierDetector(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Outl
           ``VAETransformer.score_samples``. Biased towards simple images.
         - ``'complexity'``: ``log p(x)`` plus the length of the row compressed by zlib
           (8-bit values), in nats: the input-complexity correction of Serra et al.
-          (2020), for images.
+          (2020), for images against images. Noise does not compress, so the
+          correction can rate it as normal.
         - ``'latent'``: log-density of the posterior mean under a Gaussian fitted to
           the training rows' posterior means.
         - ``'combined'``: ``'reconstruction'`` plus ``'latent'``, each standardised by

@@ -37,7 +37,8 @@ def test_scores_are_deterministic_and_row_independent(detector, outlier_data):
     X_test = outlier_data[1]
     full = detector.score_samples(X_test)
     np.testing.assert_array_equal(full, detector.score_samples(X_test))
-    np.testing.assert_allclose(detector.score_samples(X_test[5:9]), full[5:9], rtol=1e-12)
+    np.testing.assert_allclose(detector.score_samples(X_test[5:9]), full[5:9],
+                               rtol=1e-9, atol=1e-9)
 
 
 def test_contamination_sets_the_share_flagged(outlier_data):
@@ -155,7 +156,10 @@ def test_likelihood_prefers_a_blank_image_and_the_default_does_not(
     assert detector.predict(blank)[0] == -1
 
 
-@pytest.mark.parametrize("method", sorted(SCORE_METHODS))
+# Not 'complexity': it adds zlib's length of the row, which is largest for noise (it does
+# not compress), so noise can outscore digits; it is for images against images, and
+# measured worst of the five on the validation splits (docs/outliers.md).
+@pytest.mark.parametrize("method", sorted(set(SCORE_METHODS) - {"complexity"}))
 def test_every_score_method_ranks_digits_above_noise(outlier_data, method):
     X_train, X_test = outlier_data
     det = VAEOutlierDetector(score_method=method, **{**TINY, "max_iter": 20}).fit(X_train)
