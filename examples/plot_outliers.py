@@ -56,9 +56,13 @@ for name, det in [("default score", detector), ("likelihood", likelihood)]:
           f"{blank_above:.0%} of the held-out digits")
 
 # %%
-# The likelihood rates the blank image as more normal than many real digits: a
-# likelihood favours simple inputs (Nalisnick et al. 2019), which is why it is not
-# the default score.
+# Here, on 8 x 8 digits against an unseen digit, the likelihood does better than the
+# default score (about 0.81 against 0.72), and both put the blank image below almost
+# every digit. The likelihood's bias for simple inputs (Nalisnick et al. 2019) shows on
+# larger images: on Fashion-MNIST validation classes it scored T-shirts against the
+# other classes at an AUROC of 0.59 and pullovers at 0.52, against 0.92 and 0.89 for the
+# default (the user guide's page on novelty detection). Check the score on held-out rows
+# of your own data: ``score_method`` switches it.
 #
 # The most and least normal rows of the test set (held-out digits and the 9s):
 X_all = np.r_[X_test, X_nines]
