@@ -8,11 +8,11 @@ from importlib import import_module as _import_module
 
 __version__ = "0.1.0"
 
-__all__ = ["Rows", "VAEClassifier", "VAETransformer", "__version__"]
+__all__ = ["Rows", "VAEClassifier", "VAEOutlierDetector", "VAETransformer", "__version__"]
 
 # public name -> the module that defines it (imported when the name is first read)
 _LAZY_NAMES = {"Rows": "._rows", "VAEClassifier": "._classifier",
-               "VAETransformer": "._transformer"}
+               "VAEOutlierDetector": "._outlier", "VAETransformer": "._transformer"}
 # subpackages and modules reachable as attributes, as they were when imported eagerly
 _LAZY_MODULES = ("cli", "datasets", "nn", "plotting")
 

@@ -306,7 +306,10 @@ def make_plan(estimator, X, targets, *, task, classes=None, partial=False, seed=
     from ._devices import agree, resolve_distributed
     from ._train import seed_from
 
-    params = resolve_architecture(estimator.get_params(deep=False))
+    # The hyperparameters, plus what an estimator's 'auto' training length aims at
+    # (``_auto_training``: VAEOutlierDetector trains small data sets longer).
+    params = resolve_architecture({**estimator.get_params(deep=False),
+                                   **getattr(estimator, "_auto_training", {})})
     n_labelled = None if targets is None else int(np.sum(targets != UNLABELLED))
     data = DataInfo(len(X), X.shape[1], None if classes is None else tuple(classes),
                     n_labelled)

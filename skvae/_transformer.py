@@ -104,6 +104,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
     See Also
     --------
     VAEClassifier : A VAE and a classifier trained together, also semi-supervised.
+    VAEOutlierDetector : Novelty detection with a VAE (scikit-learn's outlier API).
     sklearn.decomposition.PCA : The linear counterpart.
     sklearn.neural_network.BernoulliRBM : Another generative feature learner.
 
@@ -295,8 +296,13 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         The estimate of Burda et al. (2016) with ``n_importance_samples`` draws from
         ``q(z | x)``: a lower bound on ``log p(x)`` that tightens as the draws grow
         (one draw: the ELBO). The draws come from a fixed seed, so the same X always
-        gets the same scores. Higher means X looks more like the training data (use
-        it for outlier detection). X must lie in the likelihood's range.
+        gets the same scores. X must lie in the likelihood's range.
+
+        It is a density, not a novelty score: on images a likelihood favours simple
+        inputs (flat backgrounds, few strokes) over typical training images (Nalisnick
+        et al. 2019), so an image unlike any training image can score higher than the
+        training images themselves. To find outliers use :class:`VAEOutlierDetector`,
+        whose default score does not have this bias.
 
         Parameters
         ----------

@@ -9,7 +9,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from skvae import VAEClassifier, VAETransformer
+from skvae import VAEClassifier, VAEOutlierDetector, VAETransformer
 
 # Tiny test nets gain nothing from more threads, and extra threads spin against other
 # work on a shared 2-core machine (a fit was measured 30x slower with 2 threads there).
@@ -102,6 +102,30 @@ def m1_codes(digits, fitted_vae):
     scaler = StandardScaler().fit(fitted_vae.transform(X_train))
     return scaler.transform(fitted_vae.transform(X_train)), scaler.transform(
         fitted_vae.transform(X_test))
+
+
+#: A small detector for the outlier tests: 600 digits of every class, 30 epochs.
+OUTLIER = dict(n_components=4, hidden_layer_sizes=(32,), max_iter=30, device="cpu",
+               random_state=0)
+
+
+@pytest.fixture(scope="session")
+def outlier_data(digits_full):
+    """Digits as ``X_train`` (600 rows, every class) and ``X_test`` (300 other rows)."""
+    X, _ = digits_full
+    return X[:600], X[600:900]
+
+
+@pytest.fixture(scope="session")
+def detector(outlier_data):
+    """A VAEOutlierDetector with its default score, fitted on ``outlier_data``'s rows."""
+    return VAEOutlierDetector(**OUTLIER).fit(outlier_data[0])
+
+
+@pytest.fixture(scope="session")
+def likelihood_detector(outlier_data):
+    """The same VAE as ``detector`` (same seed and data), scoring with its likelihood."""
+    return VAEOutlierDetector(score_method="likelihood", **OUTLIER).fit(outlier_data[0])
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@ checks expected to fail and why."""
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skvae import VAEClassifier, VAETransformer
+from skvae import VAEClassifier, VAEOutlierDetector, VAETransformer
 
 # The checks feed real-valued data (negative values included), which the default
 # likelihood='bernoulli' rightly refuses; the Gaussian likelihood accepts any real X.
@@ -15,6 +15,10 @@ ESTIMATORS = [
     VAEClassifier(
         n_components=2, hidden_layer_sizes=(16,), likelihood="gaussian", max_iter=10,
         batch_size=32, learning_rate_init=0.01, device="cpu", random_state=0,
+    ),
+    VAEOutlierDetector(
+        n_components=2, hidden_layer_sizes=(8,), likelihood="gaussian", max_iter=2,
+        batch_size=32, device="cpu", random_state=0,
     ),
 ]
 
@@ -28,6 +32,7 @@ _WEIGHTS = (
 
 EXPECTED_FAILED = {
     "VAETransformer": {"check_sample_weight_equivalence_on_dense_data": _WEIGHTS},
+    "VAEOutlierDetector": {"check_sample_weight_equivalence_on_dense_data": _WEIGHTS},
     "VAEClassifier": {
         "check_sample_weight_equivalence_on_dense_data": _WEIGHTS,
         "check_classifiers_classes": (

@@ -36,9 +36,10 @@ class VAERecipe(Recipe):
         batch_size = resolve_batch_size(params["batch_size"], data.n_rows)
         if partial:
             max_iter = 1
-        elif params["max_iter"] == "auto":
-            max_iter = min(_AUTO_MAX_EPOCHS,
-                           epochs_for_steps(_AUTO_STEPS, data.n_rows, batch_size))
+        elif params["max_iter"] == "auto":  # an estimator may aim elsewhere (_plan.make_plan)
+            max_iter = min(params.get("auto_max_epochs", _AUTO_MAX_EPOCHS),
+                           epochs_for_steps(params.get("auto_steps", _AUTO_STEPS),
+                                            data.n_rows, batch_size))
         else:
             max_iter = int(params["max_iter"])
         schedule = params["learning_rate"]
