@@ -14,7 +14,7 @@ __all__ = ["Rows", "VAEClassifier", "VAEOutlierDetector", "VAETransformer", "__v
 _LAZY_NAMES = {"Rows": "._rows", "VAEClassifier": "._classifier",
                "VAEOutlierDetector": "._outlier", "VAETransformer": "._transformer"}
 # subpackages and modules reachable as attributes, as they were when imported eagerly
-_LAZY_MODULES = ("cli", "datasets", "nn", "plotting")
+_LAZY_MODULES = ("cli", "datasets", "models", "nn", "plotting")
 
 
 def __getattr__(name):

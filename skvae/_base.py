@@ -2,15 +2,12 @@
 
 A fit reads top-down, as scikit-learn's ``MLPClassifier._fit`` does (see
 :meth:`BaseVAE._fit_unsafe`): validate the data -> plan (:mod:`skvae._plan`, every
-``'auto'`` resolved by the model's recipe, :mod:`skvae.models`) -> build the module (the
-recipe) -> train (:mod:`skvae._train`) -> set the fitted attributes. The base names no
-model: what differs between models is in their recipes.
-
-Fitting is all or nothing: ``fit`` and ``partial_fit`` build and train a new net (or a
-copy of the fitted one) and only then set the fitted attributes; a fit that raises, or
-that is interrupted before its first epoch ends, leaves the estimator as it was. Once
-fitted, behaviour is read from fitted attributes (``plan_``, ``net_``), never from live
-hyperparameters.
+``'auto'`` resolved by the model, :mod:`skvae.models`) -> build the module and its
+inputs (the model) -> train (:mod:`skvae._train`) -> set the fitted attributes. The
+base names no model, and no prior: what differs between models is in the models.
+Fitting is all or nothing: a fit that raises, or is interrupted before its first epoch
+ends, leaves the estimator as it was. Once fitted, behaviour is read from fitted
+attributes (``plan_``, ``net_``), never from live hyperparameters.
 """
 
 import copy
@@ -28,11 +25,12 @@ from ._batches import RandomSplit
 from ._compat import Interval, InvalidParameterError, StrOptions, validate_parameter_constraints
 from ._devices import resolve_device
 from ._net import DATA_PLACEMENTS, PRECISIONS
-from ._plan import check_same_structure, make_plan
+from ._plan import check_same_structure, plan_fit
 from ._progress import logger
 from ._rows import Rows, as_rows
 from ._threads import using_threads
 from ._train import configure, new_net, seeded, train
+from .models import Recipe
 from .nn import ARCHITECTURES, LIKELIHOODS
 from .nn.conv import check_not_images
 
@@ -93,7 +91,7 @@ class BaseVAE(BaseEstimator):
         "encoder": [torch.nn.Module, callable, None],
         "decoder": [torch.nn.Module, callable, None],
         "likelihood": [StrOptions(set(LIKELIHOODS))],
-        "model": [str],  # checked against skvae.models.MODELS when the plan is made
+        "model": [str, Recipe],  # a name or a model object, checked when planning
         "beta": [Interval(Real, 0, None, closed="left")],
         "beta_warmup": [Interval(Integral, 0, None, closed="left")],
         "n_importance_samples": [Interval(Integral, 1, None, closed="left")],
@@ -247,11 +245,11 @@ class BaseVAE(BaseEstimator):
         else:  # float32 input is used as it is (no copy); float64 is cast once for the net.
             X32 = np.ascontiguousarray(X, dtype=np.float32)
         # 2. Plan: every 'auto' resolved, by the model's recipe.
-        plan = make_plan(self, X32, targets, task=self._task, classes=classes,
-                         partial=partial,
-                         seed=self.plan_.final.seed if continuing else None,
-                         fitted=self.plan_ if continuing else None,
-                         device=str(self.net_.device) if continuing else None)
+        plan = plan_fit(self, X32, targets, task=self._task, classes=classes,
+                        partial=partial,
+                        seed=self.plan_.final.seed if continuing else None,
+                        fitted=self.plan_ if continuing else None,
+                        device=str(self.net_.device) if continuing else None)
         if continuing:  # a setting whose change needs a new network is an error
             check_same_structure(self.plan_, plan)
         if plan.final.early_stopping:  # before any stage trains, an earlier one included
@@ -284,9 +282,11 @@ class BaseVAE(BaseEstimator):
                 return train(stage_net, stage_inputs, None, stage, plan, final=False)
 
             with seeded(plan.final.seed, plan.device):
-                module, inputs = plan.recipe.build(plan, inputs, fit_stage)
-                net = new_net(module, plan.final, plan)
+                net = new_net(plan.recipe.build(plan, inputs, fit_stage), plan.final, plan)
             start = 0
+        # The model's own inputs (precomputed codes, pseudo-label columns), made the
+        # same way for a new model and a continuing one.
+        inputs = plan.recipe.inputs(plan, net, inputs)
         # 4. Train the last stage.
         return train(net, inputs, targets, plan.final, plan, start=start)
 
@@ -340,13 +340,19 @@ class BaseVAE(BaseEstimator):
         return Z, Z.dtype
 
     def _sample_latent(self, n_samples, random_state):
-        """Codes drawn from the N(0, I) prior: a float32 array (the model must be fitted)."""
+        """Codes drawn from the fitted model's prior: a float32 array (must be fitted).
+
+        The model's recipe draws them (:meth:`skvae.models.Recipe.sample_latent`).
+        """
         check_is_fitted(self)
         if not isinstance(n_samples, Integral) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
         seed = int(check_random_state(random_state).randint(2**31 - 1))
         gen = torch.Generator().manual_seed(seed)
-        return torch.randn(int(n_samples), self.n_components_, generator=gen).numpy()
+        module = self.net_.module_.eval()  # inference leaves modules in eval mode
+        with torch.no_grad(), using_threads(getattr(self.plan_, "n_threads", None)):
+            Z = self.plan_.recipe.sample_latent(self.plan_, module, int(n_samples), gen)
+        return Z.float().cpu().numpy()
 
     def _score_samples(self, X):
         """The fitted recipe's ``log_marginal`` per row, in float64 (see its ``score``)."""
@@ -363,9 +369,7 @@ class BaseVAE(BaseEstimator):
         # differently with the batch's other rows (a few 1e-6 nats), float64 does not.
         module = copy.deepcopy(self.net_.module_).double()
         recipe = self.plan_.recipe
-        parts = []
-        threads = using_threads(getattr(self.plan_, "n_threads", None))
-        with threads:
+        with using_threads(getattr(self.plan_, "n_threads", None)):
             parts = self._score_blocks(X, n_draws, block, n_latent, module, recipe, gen)
         if len(parts) == 1:
             return parts[0][1].numpy()

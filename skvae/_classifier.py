@@ -174,9 +174,11 @@ class VAEClassifier(
         64)``; otherwise ``min(n_labelled, batch_size)`` when some rows are
         unlabelled, none when all are labelled. None: batches draw from all rows
         alike.
-    model : {'auto', 'shared-m2', 'm2', 'm1+m2'} or str, default='auto'
-        The generative model, a key of :data:`skvae.models.MODELS` (a model you
-        register there works too). ``'shared-m2'``: M2 whose ``q(y|x)`` and
+    model : {'auto', 'shared-m2', 'm2', 'm1+m2'}, str or model object, default='auto'
+        The generative model: a key of :data:`skvae.models.MODELS` (a model you
+        register there works too), or a model object with a classifier (a
+        :class:`skvae.models.ClassifierRecipe`; its settings are tuned as
+        ``model__<setting>``). ``'shared-m2'``: M2 whose ``q(y|x)`` and
         ``q(z|x,y)`` share one encoder body (the ``architecture``'s, with 16 and 32
         channels for a conv body, whose decoder is fully connected), trained with two
         more terms on ``q(y|x)``: consistency (``KL(p || q(y|x~))`` on unlabelled
@@ -517,8 +519,7 @@ class VAEClassifier(
             Training data; in [0, 1] for ``likelihood='bernoulli'``.
         y : array-like of shape (n_samples,)
             Class labels (ints, strings, ...); the integer -1 marks an unlabelled row.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Weight of each row's loss terms (None: 1 for every row); 0 drops a row.
+        {{sample_weight}}
 
         Returns
         -------
@@ -555,8 +556,7 @@ class VAEClassifier(
             Class labels; the integer -1 marks an unlabelled row.
         classes : array-like of shape (n_classes,), default=None
             Every class label. Required on the first call, ignored-but-checked later.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Weight of each row's loss terms (None: 1 for every row); 0 drops a row.
+        {{sample_weight}}
 
         Returns
         -------
@@ -649,7 +649,10 @@ class VAEClassifier(
         return self._transform(X)
 
     def sample(self, n_samples=1, y=None, random_state=None):
-        """Generate inputs: decode codes drawn from N(0, I) together with classes.
+        """Generate inputs: decode codes drawn from the model's prior, with classes.
+
+        The prior is N(0, I) for the built-in models (a model object may bring its
+        own: :meth:`skvae.models.Recipe.sample_latent`).
 
         Parameters
         ----------
@@ -696,8 +699,9 @@ class VAEClassifier(
         """Per-sample lower bound on ``log p(x)`` in nats, importance-weighted.
 
         What is bounded depends on the fitted model (its recipe's ``score``):
-        ``'m2'``: ``log p(x)`` with the class summed out, ``log sum_y p(y) p(x | y)``
-        over every class, each ``p(x | y)`` estimated with ``n_importance_samples``
+        ``'shared-m2'`` (the default) and ``'m2'``: ``log p(x)`` with the class summed
+        out, ``log sum_y p(y) p(x | y)`` over every class, each ``p(x | y)`` estimated
+        with ``n_importance_samples``
         draws from ``q(z | x, y)`` (Burda et al. 2016); ``'m1+m2'``: ``log p(x)`` under
         M1, the model of the rows (M2 models M1's code), from ``n_importance_samples``
         draws of M1's ``q(z | x)``. The bound tightens as the draws grow (one draw: the

@@ -167,7 +167,7 @@ callbacks : list of skorch callbacks or (name, callback) tuples, default=None
 sample_weight : array-like of shape (n_samples,), default=None
     Weight of each row's loss terms (None: 1 for every row); 0 drops a row.""",
     "plan_": """\
-plan_ : skvae._plan.FitPlan
+plan_ : skvae.models.FitPlan
     What the last ``fit`` (or ``partial_fit`` call) did: the model, every ``'auto'``
     resolved (batch size, epochs, step-size schedule, labelled rows per batch, ...)
     and one entry per network trained, the device and the threads (``n_threads``).
@@ -175,8 +175,9 @@ plan_ : skvae._plan.FitPlan
     ``verbose=1`` prints.""",
     "model_": """\
 model_ : str
-    The model fitted (``model`` with ``'auto'`` resolved), a key of
-    :data:`skvae.models.MODELS`.""",
+    The name of the model fitted (``model`` with ``'auto'`` resolved): a key of
+    :data:`skvae.models.MODELS`, or a model object's ``name``. The fitted model
+    object, with its settings, is ``plan_.recipe``.""",
 }
 
 _PLACEHOLDER = re.compile(r"^(?P<indent> *)\{\{(?P<names>[\w ]+)\}\}$", re.MULTILINE)
@@ -184,6 +185,9 @@ _PLACEHOLDER = re.compile(r"^(?P<indent> *)\{\{(?P<names>[\w ]+)\}\}$", re.MULTI
 
 def fill(obj):
     """Replace the ``{{name}}`` lines of ``obj.__doc__`` by :data:`DOCS` entries.
+
+    For a class, also those of its methods' docstrings (e.g. ``fit``'s
+    ``{{sample_weight}}``).
 
     Examples
     --------
@@ -203,4 +207,8 @@ def fill(obj):
                          for block in blocks for line in block.splitlines())
 
     obj.__doc__ = _PLACEHOLDER.sub(expand, obj.__doc__)
+    if isinstance(obj, type):
+        for method in vars(obj).values():
+            if callable(method) and method.__doc__ and "{{" in method.__doc__:
+                method.__doc__ = _PLACEHOLDER.sub(expand, method.__doc__)
     return obj

@@ -58,6 +58,10 @@ def flush_denormal(enabled):
             torch.set_flush_denormal(False)
 
 
+class _Interrupted(BaseException):  # noqa: N818 - a KeyboardInterrupt in transit
+    """A KeyboardInterrupt on its way out of ``fit_loop``, past skorch's handler."""
+
+
 class WeightWarmup(Callback):
     """Raise a loss term's weight linearly from 0 over the first epochs (KL warm-up).
 
@@ -146,34 +150,35 @@ class VAENet(NeuralNet):
         self.rank = rank
         self.seed = seed
 
-    def partial_fit(self, X, y=None, classes=None, **fit_params):
-        """Train; unlike skorch's, a KeyboardInterrupt is raised again, not swallowed.
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        try:
+            return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        except KeyboardInterrupt as exc:  # carried past skorch's partial_fit, which
+            raise _Interrupted from exc  # would swallow it (see partial_fit)
 
-        ``on_train_end`` still runs (so callbacks such as early stopping finish), and
-        the epochs completed before the interrupt stay in the history.
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        """skorch's ``partial_fit``, with three differences.
+
+        - A KeyboardInterrupt (Ctrl-C, or skorch's EarlyStopping ending the run) is
+          raised again after ``on_train_end``, not swallowed: the estimator decides
+          what an interrupt means. The epochs completed stay in the history.
+        - Denormal floats are flushed to zero on the CPU (:func:`flush_denormal`).
+        - After an error, callbacks still end (``on_train_end``), but an error of theirs
+          does not replace the one that stopped training: skorch's EarlyStopping reads
+          the last epoch of the history, an IndexError when the train/validation split
+          failed before the first epoch.
         """
-        if not self.initialized_:
-            self.initialize()
         cpu = torch.device(self.device).type == "cpu" if self.device else True
         with flush_denormal(self.flush_denormal and cpu):
-            self.notify("on_train_begin", X=X, y=y)
-            error = None
             try:
-                self.fit_loop(X, y, **fit_params)
-            except Exception as exc:
-                error = exc
-                raise
-            finally:
-                if error is None:  # done, stopped early, or Ctrl-C
+                return super().partial_fit(X, y, classes, **fit_params)
+            except _Interrupted:
+                self.notify("on_train_end", X=X, y=y)
+                raise KeyboardInterrupt from None
+            except Exception:
+                with contextlib.suppress(Exception):
                     self.notify("on_train_end", X=X, y=y)
-                else:
-                    # Callbacks still end, but an error of theirs must not replace the
-                    # one that stopped training: skorch's EarlyStopping reads the last
-                    # epoch of the history, an IndexError when the train/validation
-                    # split failed before the first epoch.
-                    with contextlib.suppress(Exception):
-                        self.notify("on_train_end", X=X, y=y)
-        return self
+                raise
 
     # -- data path -------------------------------------------------------------
     def keeps_data_on_host(self, nbytes):

@@ -66,8 +66,9 @@ class VAEOutlierDetector(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Outl
         Observation model ``p(x | z)``. ``'bernoulli'`` is for data in [0, 1] such as
         pixel intensities (X outside [0, 1] is an error in ``fit`` and ``score_samples``);
         ``'gaussian'`` is for any real-valued data.
-    model : {'auto', 'vae'} or str, default='auto'
-        The generative model, an unsupervised key of :data:`skvae.models.MODELS`.
+    model : {'auto', 'vae', 'vampprior'}, str or model object, default='auto'
+        The generative model: an unsupervised key of :data:`skvae.models.MODELS`, or
+        a model object (a :class:`skvae.models.Recipe`, tuned as ``model__<setting>``).
     beta : float, default=1.0
         Weight of the KL term (1: the plain VAE).
     score_method : {'reconstruction', 'likelihood', 'complexity', 'latent', \
@@ -249,8 +250,7 @@ class VAEOutlierDetector(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Outl
             outliers); in [0, 1] for ``likelihood='bernoulli'``.
         y : None
             Ignored (labels are not used, as in scikit-learn's detectors).
-        sample_weight : array-like of shape (n_samples,), default=None
-            Weight of each row's loss terms (None: 1 for every row); 0 drops a row.
+        {{sample_weight}}
             ``offset_`` is computed from the unweighted scores of the rows of positive
             weight.
 

@@ -135,9 +135,9 @@ def step_work(stage, data):
     Examples
     --------
     >>> from skvae import VAETransformer
-    >>> from skvae._plan import make_plan
+    >>> from skvae._plan import plan_fit
     >>> import numpy as np
-    >>> plan = make_plan(VAETransformer(), np.zeros((1797, 64)), None, task="unsupervised")
+    >>> plan = plan_fit(VAETransformer(), np.zeros((1797, 64)), None, task="unsupervised")
     >>> f"{step_work(plan.final, plan.data) / 1e6:.0f} M"
     '27 M'
     """
@@ -159,7 +159,7 @@ def step_work(stage, data):
     return 3.0 * per_row * rows
 
 
-def plan_threads(n_threads, work, sample=busy_elsewhere):
+def plan_threads(n_threads, work, sample=busy_elsewhere, limit=None):
     """The intra-op thread count of a fit: ``n_threads`` resolved (see the module doc).
 
     Parameters
@@ -170,6 +170,8 @@ def plan_threads(n_threads, work, sample=busy_elsewhere):
         Multiply-adds per training step (:func:`step_work`; the largest stage's).
     sample : callable
         Returns the cores busy with other processes (or None when unknown).
+    limit : int or None
+        The process's thread limit (:func:`process_threads`, read now when None).
 
     Returns
     -------
@@ -187,7 +189,7 @@ def plan_threads(n_threads, work, sample=busy_elsewhere):
     """
     if n_threads is None or n_threads != "auto":
         return None if n_threads is None else int(n_threads)
-    limit = process_threads()
+    limit = process_threads() if limit is None else limit
     if work < MIN_PARALLEL_WORK or limit <= 1:
         return 1
     busy = sample()

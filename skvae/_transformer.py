@@ -50,9 +50,14 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         Observation model ``p(x | z)``. ``'bernoulli'`` is for data in [0, 1] such as
         pixel intensities (X outside [0, 1] is an error); ``'gaussian'`` is for any
         real-valued data and learns one noise scale per feature.
-    model : {'auto', 'vae'} or str, default='auto'
-        The generative model, an unsupervised key of :data:`skvae.models.MODELS` (a
-        model you register there works too). ``'auto'`` and ``'vae'``: the VAE.
+    model : {'auto', 'vae', 'vampprior'}, str or model object, default='auto'
+        The generative model: an unsupervised key of :data:`skvae.models.MODELS` (a
+        model you register there works too), or a model object with its own settings
+        (a :class:`skvae.models.Recipe`, e.g.
+        ``skvae.models.vampprior.VampPriorVAE(n_pseudo_inputs=100)``, tuned by
+        ``GridSearchCV`` as ``model__n_pseudo_inputs``; it is copied at each fit,
+        never changed). ``'auto'`` and ``'vae'``: the VAE with the N(0, I) prior;
+        ``'vampprior'``: the VAE with a learnt mixture prior (Tomczak & Welling 2018).
     beta : float, default=0.1
         Weight of the KL term (beta-VAE). Larger values give smoother, less detailed codes.
         Smaller ones keep more of the code in use, at the cost of worse samples from
@@ -205,8 +210,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             Training data; in [0, 1] for ``likelihood='bernoulli'``.
         y : None
             Ignored; present for API consistency.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Weight of each row's loss terms (None: 1 for every row); 0 drops a row.
+        {{sample_weight}}
 
         Returns
         -------
@@ -227,8 +231,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             Training data.
         y : None
             Ignored.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Weight of each row's loss terms (None: 1 for every row); 0 drops a row.
+        {{sample_weight}}
 
         Returns
         -------
@@ -267,7 +270,10 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         return self._answer(self._run("decode", Z), dtype)
 
     def sample(self, n_samples=1, random_state=None):
-        """Generate new inputs: decode codes drawn from the N(0, I) prior.
+        """Generate new inputs: decode codes drawn from the model's prior.
+
+        N(0, I) for the VAE; a mixture of the posteriors at the pseudo-inputs for the
+        VampPrior (a model object brings its own: ``Recipe.sample_latent``).
 
         Samples look like the data only when the model's codes match the prior: fit
         with ``beta=1`` (the plain VAE) for generation. The default ``beta=0.1`` makes

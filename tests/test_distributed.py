@@ -29,7 +29,7 @@ from skvae._devices import (
     share_buffers,
 )
 from skvae._net import VAENet
-from skvae._plan import make_plan
+from skvae._plan import plan_fit
 from skvae.models import LabelledTopUpIterator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,7 +106,7 @@ def test_one_process_runs_are_not_distributed(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     assert distributed_env() == (1, 0, None)
     assert resolve_distributed("cpu") == ("cpu", 1, 0)
-    plan = make_plan(VAETransformer(device="cpu"), np.zeros((20, 4)), None,
+    plan = plan_fit(VAETransformer(device="cpu"), np.zeros((20, 4)), None,
                      task="unsupervised")
     assert (plan.world_size, plan.rank) == (1, 0)
     assert "world_size=1, rank=0" in repr(plan)

@@ -173,7 +173,7 @@ class LatentClassifierRecipe(Recipe):
     def build(self, plan, inputs, fit_stage):
         stage = plan.final
         vae = VAERecipe.module(stage, plan.data.n_features)
-        return LatentClassifier(vae, plan.data.n_classes), inputs
+        return LatentClassifier(vae, plan.data.n_classes)
 
     def transform(self, module, x):
         return module.vae.encode(x)[0]

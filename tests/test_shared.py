@@ -221,7 +221,7 @@ def test_noise_is_sized_to_the_neighbour_distance():
 def test_budget_grows_with_the_rows():
     import dataclasses
 
-    from skvae._plan import make_plan
+    from skvae._plan import plan_fit
     from skvae.models import shared
 
     def steps(n_rows, cfg):
@@ -231,7 +231,7 @@ def test_budget_grows_with_the_rows():
         y[:20] = np.arange(20) % 2
         saved, shared.SETTINGS = shared.SETTINGS, cfg
         try:
-            plan = make_plan(VAEClassifier(random_state=0), X, y, task="classification",
+            plan = plan_fit(VAEClassifier(random_state=0), X, y, task="classification",
                              classes=np.array([0, 1]))
         finally:
             shared.SETTINGS = saved
@@ -244,12 +244,12 @@ def test_budget_grows_with_the_rows():
 
 
 def test_conv_and_mlp_bodies_plan_the_same_recipe():
-    from skvae._plan import make_plan
+    from skvae._plan import plan_fit
 
     X = np.random.default_rng(0).random((200, 64))
     y = np.where(np.arange(200) < 40, np.arange(200) % 4, -1)
     kwargs = dict(task="classification", classes=np.arange(4))
-    plans = {name: make_plan(VAEClassifier(random_state=0, **params), X, y, **kwargs)
+    plans = {name: plan_fit(VAEClassifier(random_state=0, **params), X, y, **kwargs)
              for name, params in [("flat", {}), ("auto", {"image_shape": (1, 8, 8)}),
                                   ("conv", {"architecture": "conv"}),
                                   ("mlp images", {"architecture": "mlp",
@@ -265,7 +265,7 @@ def test_conv_and_mlp_bodies_plan_the_same_recipe():
         assert [getattr(plan.final, f) for f in same] == \
             [getattr(plans["flat"].final, f) for f in same]
     # Every row labelled with a conv network: M2, as measured best there.
-    full = make_plan(VAEClassifier(architecture="conv"), X, np.arange(200) % 4, **kwargs)
+    full = plan_fit(VAEClassifier(architecture="conv"), X, np.arange(200) % 4, **kwargs)
     assert full.model == "m2"
 
 

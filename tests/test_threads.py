@@ -9,7 +9,7 @@ from skorch.callbacks import Callback
 
 from skvae import VAEClassifier, VAETransformer
 from skvae._compat import InvalidParameterError
-from skvae._plan import make_plan
+from skvae._plan import plan_fit
 from skvae._threads import plan_threads, step_work, using_threads
 
 TINY = dict(n_components=2, hidden_layer_sizes=(16,), max_iter=2, device="cpu",
@@ -97,7 +97,7 @@ def test_step_work_orders_the_settings():
     X = np.zeros((4000, 784), dtype=np.float32)
 
     def work(**params):
-        plan = make_plan(VAETransformer(device="cpu", **params), X, None, task="unsupervised")
+        plan = plan_fit(VAETransformer(device="cpu", **params), X, None, task="unsupervised")
         return step_work(plan.final, plan.data)
 
     assert work(architecture="conv") > work() > work(hidden_layer_sizes=(16,))

@@ -341,12 +341,12 @@ def test_score_samples_tightens_with_importance_samples(digits, small_vae):
                           (60000, 256, 22), (200000, 256, 7)])
 def test_auto_training_length_is_about_5000_steps_and_at_most_100_epochs(
         n_rows, batch_size, epochs):
-    from skvae._plan import make_plan
+    from skvae._plan import plan_fit
 
     X = np.zeros((n_rows, 4), dtype=np.float32)
-    stage = make_plan(VAETransformer(), X, None, task="unsupervised").final
+    stage = plan_fit(VAETransformer(), X, None, task="unsupervised").final
     assert (stage.batch_size, stage.max_iter) == (batch_size, epochs)
-    stage = make_plan(VAETransformer(max_iter=7, batch_size=32), X, None,
+    stage = plan_fit(VAETransformer(max_iter=7, batch_size=32), X, None,
                       task="unsupervised").final
     assert (stage.batch_size, stage.max_iter) == (32, 7)
 

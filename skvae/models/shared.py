@@ -39,7 +39,8 @@ from skorch.callbacks import Callback
 
 from .. import nn as _nn
 from . import (
-    Recipe,
+    ClassifierRecipe,
+    ClassifierStage,
     alpha_of,
     epochs_for_steps,
     hidden_sizes,
@@ -47,8 +48,7 @@ from . import (
     register,
     training_settings,
 )
-from ._labels import UNLABELLED, LabelledTopUpIterator
-from .m2 import classifier_stage_settings
+from ._labels import UNLABELLED
 
 
 @dataclass(frozen=True)
@@ -287,19 +287,14 @@ def _device_of(X):
     return X.device if isinstance(X, torch.Tensor) else torch.device("cpu")
 
 
-class SharedRecipe(Recipe):
+class SharedRecipe(ClassifierRecipe):
     """M2 with a shared encoder body, consistency and pseudo-labels."""
 
     name = "shared-m2"
-    task = "classification"
     summary = ("shared-body M2: q(y|x) and q(z|x,y) share one encoder body; trained with "
                "consistency under perturbations and propagated pseudo-labels")
-    score = ("log p(x) with the class summed out: log sum_y p(y) p(x|y), each p(x|y) an "
-             "importance-weighted bound from n_importance_samples draws of q(z|x,y)")
 
     def stages(self, params, data, *, seed, partial):
-        from .._plan import StagePlan
-
         # One body for q(y|x) and q(z|x,y): classifier_architecture's, if given.
         arch = params["classifier_architecture"] or params["architecture"]
         shape = image_shape(params, data.n_features,
@@ -313,7 +308,7 @@ class SharedRecipe(Recipe):
                         math.ceil(cfg.epochs * data.n_rows / batch_size))
             return epochs_for_steps(steps, data.n_rows, batch_size)
 
-        run = classifier_stage_settings(
+        run = self.stage_settings(
             params, data, partial, max_iter_auto, "cosine", batch_size_auto=cfg.batch,
             labelled_auto=min(cfg.labelled_batch, data.n_labelled))
         d = float(data.n_features)
@@ -323,7 +318,7 @@ class SharedRecipe(Recipe):
                    ("pseudo", 1.0)]
         if cfg.threshold is not None:
             weights.append(("mask_rate", 0.0))  # a diagnostic, recorded in history_
-        return [StagePlan(
+        return [ClassifierStage(
             name="shared-M2", description=self.summary,
             n_components=int(params["n_components"]),
             hidden_layer_sizes=hidden_sizes(params["hidden_layer_sizes"]),
@@ -332,10 +327,6 @@ class SharedRecipe(Recipe):
             loss_weights=tuple(weights),
             seed=seed, **training_settings(params, partial, cfg.learning_rate), **run,
         )]
-
-    def iterator_params(self, stage):
-        return {"iterator_train": LabelledTopUpIterator,
-                "iterator_train__labelled_batch_size": stage.labelled_batch_size}
 
     #: The cosine step size runs per step (:class:`StepSchedule`), not per epoch.
     step_schedule = True
@@ -383,12 +374,17 @@ class SharedRecipe(Recipe):
                               # with every row labelled, the plain term on every row.
                               align=cfg.align and plan.data.unlabelled,
                               unlabelled_only=cfg.unlabelled_only)
-        rows = len(X)
+        return module
+
+    def inputs(self, plan, net, inputs):
+        # The pseudo-label columns (filled by PseudoLabels mid-fit; a partial_fit call
+        # starts them empty) and the row weights the alignment's class mixes count.
+        rows, weights = len(inputs["x"]), inputs.get("sample_weight")
         extra = {"pseudo_label": np.full(rows, UNLABELLED, dtype=np.int64),
                  "pseudo_weight": np.zeros(rows, dtype=np.float32)}
-        if weights is not None:  # the running class mixes of the alignment count them
+        if weights is not None:
             extra["row_weight"] = np.asarray(weights, dtype=np.float32)
-        return module, {**inputs, **extra}
+        return {**inputs, **extra}
 
 
 def _training_sample(X, sample_weight=None, max_rows=10000):

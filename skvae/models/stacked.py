@@ -15,9 +15,11 @@ Two stages:
    8x8 digits) M2 models the row and the code side by side (measured best there,
    docs/classifier.md); on wider rows a Gaussian M2 spends itself on the pixels.
 
-M1 is frozen once fitted, so M2's input is computed once. ``max_iter='auto'``: as many
+M1 is frozen once fitted, so M2's input is computed once per fit (and once per
+``partial_fit`` call: :meth:`StackedRecipe.inputs`). ``max_iter='auto'``: as many
 epochs as give 4,000 gradient steps, or 1,000 with a conv M1 (a cost cap: its steps are
-the dearest), for each stage; the step size is constant (as measured).
+the dearest), for each stage; the step size is constant (as measured). A first
+``partial_fit`` call trains M1 for as many epochs as ``fit`` would, then M2 for one.
 ``score_samples``: M1's bound on log p(x), M1 being the model of the rows.
 """
 
@@ -27,17 +29,18 @@ from sklearn.utils import check_random_state
 
 from .. import nn as _nn
 from . import (
-    Recipe,
+    ClassifierRecipe,
+    ClassifierStage,
+    StagePlan,
     alpha_of,
     epochs_for_steps,
     hidden_sizes,
     image_shape,
     learning_rate_of,
+    reads_images,
     register,
     training_settings,
 )
-from ._labels import LabelledTopUpIterator
-from .m2 import classifier_stage_settings
 from .vae import VAERecipe
 
 _M1_CODE_SIZE = 50
@@ -55,26 +58,28 @@ def _m1_seed(seed):
     return int(check_random_state(drawn).randint(2**31 - 1))
 
 
-class StackedRecipe(Recipe):
+class StackedRecipe(ClassifierRecipe):
     """M1 + M2: a VAE's code, then M2 on it."""
 
     name = "m1+m2"
-    task = "classification"
     summary = "M1 + M2: a VAE (M1) on every row, then M2 on M1's standardised code"
     score = ("log p(x) under M1, the model of the rows: an importance-weighted lower "
              "bound from n_importance_samples draws of M1's q(z|x) (M2 models the code)")
 
     def stages(self, params, data, *, seed, partial):
-        from .._plan import StagePlan
-
         arch, clf_arch = params["architecture"], params["classifier_architecture"]
         shape = image_shape(params, data.n_features, [arch, clf_arch])
-        images = _nn.make_architecture(arch, (), shape, params["encoder"],
-                                       params["decoder"]).needs_image
+        images = reads_images(params, arch, shape)
         steps = _CODE_STEPS["images" if images else "other"]
-        run = classifier_stage_settings(
-            params, data, partial, lambda bs: epochs_for_steps(steps, data.n_rows, bs),
-            "constant")
+
+        def stage_run(partial):
+            return self.stage_settings(
+                params, data, partial,
+                lambda bs: epochs_for_steps(steps, data.n_rows, bs), "constant")
+
+        run = stage_run(partial)
+        # M1 is trained once, by the first call: as many epochs as fit gives it.
+        m1_run = stage_run(False)
         m1 = StagePlan(
             name="M1", description="a VAE on every row, without labels",
             n_components=max(2, min(_M1_CODE_SIZE, data.n_features // 2)),
@@ -82,12 +87,12 @@ class StackedRecipe(Recipe):
                                 else hidden_sizes(params["hidden_layer_sizes"])),
             architecture=arch, likelihood=params["likelihood"], image_shape=shape,
             encoder=params["encoder"], decoder=params["decoder"],
-            loss_weights=(("kl", _M1_BETA),), max_iter=run["max_iter"],
-            batch_size=run["batch_size"], learning_rate=run["learning_rate"],
+            loss_weights=(("kl", _M1_BETA),), max_iter=m1_run["max_iter"],
+            batch_size=m1_run["batch_size"], learning_rate=m1_run["learning_rate"],
             learning_rate_init=learning_rate_of(params), seed=_m1_seed(seed),
             user_callbacks=False,
         )
-        m2 = StagePlan(
+        m2 = ClassifierStage(
             name="M2", description="the classes, on M1's code",
             n_components=int(params["n_components"]),
             hidden_layer_sizes=hidden_sizes(params["hidden_layer_sizes"]),
@@ -98,12 +103,6 @@ class StackedRecipe(Recipe):
             seed=seed, **training_settings(params, partial), **run,
         )
         return [m1, m2]
-
-    def iterator_params(self, stage):
-        if stage.name == "M1":
-            return {}
-        return {"iterator_train": LabelledTopUpIterator,
-                "iterator_train__labelled_batch_size": stage.labelled_batch_size}
 
     def build(self, plan, inputs, fit_stage):
         m1_stage, stage = plan.stages
@@ -123,7 +122,6 @@ class StackedRecipe(Recipe):
             loc = np.average(features, axis=0, weights=weights)
             scale = np.sqrt(np.average((features - loc) ** 2, axis=0, weights=weights))
         scale[scale < 1e-6] = 1.0  # a constant feature stays as it is
-        features = np.ascontiguousarray((features - loc) / scale, dtype=np.float32)
         n_m2 = features.shape[1]
         # This block runs under the fit's seed, whose first draw seeded M1 (_m1_seed):
         # draw it again so that M2's weights come from the rest of the stream.
@@ -140,11 +138,15 @@ class StackedRecipe(Recipe):
                     arch.encoder(n_m2, stage.n_components, k),
                     arch.decoder(stage.n_components + k, n_m2),
                     _nn.make_likelihood("gaussian", n_m2), k)
-        module = _nn.StackedM2(m1.module_, m2, torch.as_tensor(loc), torch.as_tensor(scale),
-                               model_input="rows_and_code" if rows_in_m2 else "code",
-                               classifier_input="model_input" if rows_in_m2 else "with_rows")
-        # M1 is frozen: M2's input is computed once here, not at every step.
-        return module, {**inputs, "m2_input": features}
+        return _nn.StackedM2(m1.module_, m2, torch.as_tensor(loc), torch.as_tensor(scale),
+                             model_input="rows_and_code" if rows_in_m2 else "code",
+                             classifier_input="model_input" if rows_in_m2 else "with_rows")
+
+    def inputs(self, plan, net, inputs):
+        # M1 is frozen: M2's standardised input is computed once per call, not at
+        # every step (in fit and in every continuing partial_fit call).
+        features = net.run_batched(net.module_.m2_input, inputs["x"]).numpy()
+        return {**inputs, "m2_input": np.ascontiguousarray(features, dtype=np.float32)}
 
     def n_score_latent(self, plan):
         return plan.stages[0].n_components

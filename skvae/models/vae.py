@@ -9,6 +9,7 @@ pixels (docs/choosing.md). ``score_samples``: the importance-weighted bound on l
 from ..nn import VAE, make_likelihood
 from . import (
     Recipe,
+    StagePlan,
     epochs_for_steps,
     hidden_sizes,
     image_shape,
@@ -31,8 +32,6 @@ class VAERecipe(Recipe):
              "n_importance_samples draws of q(z|x); one draw gives the ELBO")
 
     def stages(self, params, data, *, seed, partial):
-        from .._plan import StagePlan
-
         batch_size = resolve_batch_size(params["batch_size"], data.n_rows)
         if partial:
             max_iter = 1
@@ -58,14 +57,14 @@ class VAERecipe(Recipe):
 
     @staticmethod
     def module(stage, n_features):
-        """A new :class:`skvae.nn.VAE` for ``stage``."""
+        """A new :class:`skvae.nn.VAE` for ``stage``, with the N(0, I) prior."""
         arch = Recipe.architecture(stage)
         return VAE(arch.encoder(n_features, stage.n_components),
                    arch.decoder(stage.n_components, n_features),
                    make_likelihood(stage.likelihood, n_features))
 
     def build(self, plan, inputs, fit_stage):
-        return self.module(plan.final, plan.data.n_features), inputs
+        return self.module(plan.final, plan.data.n_features)
 
 
 register(VAERecipe())

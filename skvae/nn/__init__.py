@@ -35,6 +35,7 @@ from .modules import (
     check_decoder,
     feature_width,
 )
+from .priors import Prior, StandardNormal, gaussian_log_density
 from .shared import Perturbation, SharedM2
 from .stacked import StackedM2
 
@@ -59,7 +60,9 @@ __all__ = [
     "Likelihood",
     "StackedM2",
     "Perturbation",
+    "Prior",
     "SharedM2",
+    "StandardNormal",
     "MLPArchitecture",
     "MLPDecoder",
     "MLPEncoder",
@@ -69,6 +72,7 @@ __all__ = [
     "elbo_parts",
     "feature_width",
     "gaussian_kl",
+    "gaussian_log_density",
     "log_importance_weights",
     "make_architecture",
     "make_likelihood",

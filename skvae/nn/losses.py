@@ -10,6 +10,8 @@ import math
 
 import torch
 
+from .priors import prior_of
+
 __all__ = ["gaussian_kl", "reparameterize", "elbo_parts", "log_importance_weights"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -82,16 +84,22 @@ def elbo_parts(model, x, mu, logvar, condition=None, eps=None):
     Returns
     -------
     nll, kl : torch.Tensor of shape (n,)
-        ``-log p(x | z, ...)`` and ``KL(q || N(0, I))``; the ELBO is ``-(nll + kl)``.
+        ``-log p(x | z, ...)`` and ``KL(q || p(z))``; the ELBO is ``-(nll + kl)``.
+        ``p(z)`` is the model's ``prior`` (a :class:`~skvae.nn.Prior`): N(0, I), in
+        closed form, when the model has none.
     """
     z = reparameterize(mu, logvar, eps)
+    prior = prior_of(model)
+    kl = gaussian_kl(mu, logvar) if prior is None else prior.kl(mu, logvar, z)
     if condition is not None:
         z = torch.cat([z, condition], dim=1)
-    return model.likelihood.nll(x, model.decode(z)), gaussian_kl(mu, logvar)
+    return model.likelihood.nll(x, model.decode(z)), kl
 
 
 def log_importance_weights(model, x, mu, logvar, eps, condition=None):
     """``log p(x | z) + log p(z) - log q(z | x)`` for each row and importance draw.
+
+    ``p(z)`` is the model's ``prior`` (N(0, I) when it has none).
 
     The draws are ``z = mu + exp(logvar / 2) * eps[j]``: the same ``s`` noise vectors
     for every row. ``logsumexp`` over the draws minus ``log s`` is the
@@ -120,6 +128,7 @@ def log_importance_weights(model, x, mu, logvar, eps, condition=None):
     z = reparameterize(mu.repeat(s, 1), logvar_rep, e)
     z_in = z if condition is None else torch.cat([z, condition.repeat(s, 1)], dim=1)
     nll = model.likelihood.nll(x.reshape(n, -1).repeat(s, 1), model.decode(z_in))
-    log_pz = -0.5 * (z.pow(2) + _LOG_2PI).sum(dim=1)
+    prior = prior_of(model)
+    log_pz = -0.5 * (z.pow(2) + _LOG_2PI).sum(dim=1) if prior is None else prior.log_prob(z)
     log_qz = -0.5 * (e.pow(2) + _LOG_2PI + logvar_rep).sum(dim=1)
     return (log_pz - log_qz - nll).reshape(s, n)

@@ -13,6 +13,7 @@ from torch import nn
 
 from .likelihoods import Likelihood
 from .losses import elbo_parts, log_importance_weights
+from .priors import StandardNormal
 
 __all__ = ["MLP", "GaussianEncoder", "MLPEncoder", "MLPDecoder", "Classifier",
            "DecoderModel", "VAE", "JoinedBody", "feature_width", "check_decoder"]
@@ -426,6 +427,10 @@ class VAE(DecoderModel):
         Maps codes ``(n, k)`` to the likelihood's parameters ``(n, d)``.
     likelihood : Likelihood
         Observation model.
+    prior : Prior, optional
+        ``p(z)`` (a :class:`~skvae.nn.Prior`): the KL term, the bound of
+        :meth:`log_marginal` and the codes ``sample`` decodes use it. Default
+        :class:`~skvae.nn.StandardNormal`, N(0, I).
 
     Examples
     --------
@@ -437,9 +442,10 @@ class VAE(DecoderModel):
     (['kl', 'reconstruction'], torch.Size([3]))
     """
 
-    def __init__(self, encoder, decoder, likelihood):
+    def __init__(self, encoder, decoder, likelihood, prior=None):
         super().__init__(decoder, likelihood)
         self.encoder = encoder
+        self.prior = StandardNormal() if prior is None else prior
 
     def encode(self, x):
         """Return ``(mu, logvar)`` of ``q(z | x)``."""
