@@ -44,6 +44,7 @@ __all__ = ["MODELS", "UNLABELLED", "ClassifierRecipe", "ClassifierStage", "DataI
            "image_shape", "learning_rate_of", "reads_images", "register",
            "resolve_batch_size", "resolve_model", "training_settings"]
 
+
 class Recipe(BaseEstimator):
     """Base class of the models (see the module docstring).
 
@@ -52,8 +53,8 @@ class Recipe(BaseEstimator):
     declares their rules in ``_parameter_constraints``; they are checked when a fit
     is planned (:meth:`validate`). ``get_params``, ``set_params``, ``clone`` and
     pickling come from :class:`sklearn.base.BaseEstimator`, so an estimator's
-    ``GridSearchCV`` reaches ``model__<setting>``. The built-in models have no
-    settings of their own: they read the estimator's.
+    ``GridSearchCV`` reaches ``model__<setting>``. Of the built-in models only the
+    VampPrior has a setting of its own; the others read the estimator's.
 
     Attributes
     ----------
@@ -75,8 +76,9 @@ class Recipe(BaseEstimator):
     --------
     A model with a setting of its own, tuned as ``model__n_pseudo_inputs``:
 
+    >>> from sklearn.base import clone
     >>> from skvae.models import MODELS
-    >>> model = MODELS["vampprior"]
+    >>> model = clone(MODELS["vampprior"])  # a copy: the table's default stays as it is
     >>> model.set_params(n_pseudo_inputs=50).get_params()
     {'n_pseudo_inputs': 50}
     """

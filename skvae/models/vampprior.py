@@ -2,10 +2,11 @@
 
 The prior is a mixture of the encoder's posteriors at ``n_pseudo_inputs`` learnt
 pseudo-inputs (:class:`skvae.nn.vampprior.VampPrior`), started at as many training
-rows drawn at random (moved 1 % into the likelihood's support, where it has bounds). Everything else (stages, ``'auto'`` training length, networks)
-is the plain VAE's (:mod:`skvae.models.vae`). The KL term has no closed form under a
-mixture: it is the one-draw estimate ``log q(z|x) - log p(z)``. ``sample`` draws from
-the mixture and ``score_samples`` bounds ``log p(x)`` under it.
+rows drawn at random (moved 1 % into the likelihood's support, where it has bounds).
+Everything else (stages, ``'auto'`` training length, networks) is the plain VAE's
+(:mod:`skvae.models.vae`). The KL term has no closed form under a mixture: it is the
+one-draw estimate ``log q(z|x) - log p(z)``. ``sample`` draws from the mixture and
+``score_samples`` bounds ``log p(x)`` under it.
 
 This file is the worked example of adding a model (docs/design.md): its own setting
 (``n_pseudo_inputs``, reached by ``GridSearchCV`` as ``model__n_pseudo_inputs``), its
