@@ -138,8 +138,8 @@ def save(name, rows, args, command, *, table, title, text="", plot=None):
         except ImportError:
             print("matplotlib not installed: no plot")
             return all_rows
-        plot(all_rows, out / f"{name}.png")
-        print(f"wrote {out / name}.png")
+        if plot(all_rows, out / f"{name}.png") is not False:  # False: nothing to draw
+            print(f"wrote {out / name}.png")
     return all_rows
 
 

@@ -336,6 +336,9 @@ def plot(rows, path):
     # A curve needs two label counts: single-count runs (a timing check) stay in the tables.
     panels = {key: models for key, models in curves(rows).items()
               if len({n for by_n in models.values() for n in by_n}) > 1}
+    if not panels:
+        print("no curve to plot (every data set has one label count): no figure")
+        return False
     fig, axes = plt.subplots(1, len(panels), figsize=(8 * len(panels), 5.5), squeeze=False)
     for ax, ((dataset, n_train), models) in zip(axes[0], panels.items(), strict=True):
         for i, (name, by_n) in enumerate(models.items()):
