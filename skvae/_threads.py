@@ -13,10 +13,11 @@ fits with torch's default were measured 7 to 80 times slower than with one threa
 - a number is used as it is;
 - ``None`` leaves the process's setting alone;
 - ``'auto'`` takes one thread for a step of little work (:data:`MIN_PARALLEL_WORK`);
-  else one per core that no other process keeps busy (sampled from ``/proc/stat`` over
-  :data:`SAMPLE_SECONDS` when the fit is planned), never more than the process's own
-  limit (``torch.get_num_threads()`` before the fit: ``OMP_NUM_THREADS``, a joblib or
-  Dask worker's limit, or the user's ``torch.set_num_threads`` stay an upper bound).
+  else one per core that no other process keeps busy, niced ones included (sampled
+  from ``/proc/stat`` over :data:`SAMPLE_SECONDS` when the fit is planned), never more
+  than the process's own limit (``torch.get_num_threads()`` before the fit:
+  ``OMP_NUM_THREADS``, a joblib or Dask worker's limit, or the user's
+  ``torch.set_num_threads`` stay an upper bound).
 
 :func:`using_threads` sets the count for the duration of a fit, under a lock; the
 setting before it comes back when the last running fit ends. Under OpenMP each thread
@@ -101,11 +102,16 @@ def busy_elsewhere(seconds=SAMPLE_SECONDS):
     """Cores kept busy by other processes over ``seconds`` (a float), or None if unknown.
 
     Other processes' CPU time on the whole machine, our own process's taken out. Niced
-    work counts only when this process is niced too: a process at a lower priority
-    yields its core to ours, and so does not stall our threads.
+    work counts as much as any other: a niced process still gets slices of its core,
+    each of which stalls the fit's thread there while its partner spins at the next
+    barrier; and under Linux's autogroup scheduling (on by default on many
+    distributions) a nice value only ranks a process within its own session, so a
+    niced job started from another terminal takes a whole core's share. Beside one
+    such job (nice 10, another session) on 2 cores, a conv fit
+    (``benchmarks/bench_threads.py``, conv4k) took 143 to 148 s on 2 threads against
+    26 to 28 s on one.
     """
     try:
-        nice = os.nice(0) > 0
         before, own_before, start = _cpu_times(), time.process_time(), time.monotonic()
         time.sleep(seconds)
         after, own_after, end = _cpu_times(), time.process_time(), time.monotonic()
@@ -114,7 +120,7 @@ def busy_elsewhere(seconds=SAMPLE_SECONDS):
     total = after[2] - before[2]
     if total <= 0:
         return None
-    busy = (after[0] - before[0]) + ((after[1] - before[1]) if nice else 0)
+    busy = (after[0] - before[0]) + (after[1] - before[1])
     others = busy / total * after[3] - (own_after - own_before) / max(end - start, 1e-9)
     return max(others, 0.0)
 

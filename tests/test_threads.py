@@ -93,6 +93,25 @@ def test_auto_counts_free_cores_and_keeps_the_process_limit(monkeypatch):
     assert plan_threads(None, big) is None
 
 
+def test_busy_elsewhere_counts_niced_work(monkeypatch):
+    """A niced busy process counts: its slices stall a thread of ours all the same."""
+    import time
+
+    from skvae import _threads
+
+    # /proc/stat over the sample, 2 cores: 100 of 1,000 ticks at normal priority and
+    # 800 niced, from other processes (this process used no CPU time meanwhile).
+    samples = iter([(1000, 5000, 20000, 2), (1100, 5800, 21000, 2)])
+    monkeypatch.setattr(_threads, "_cpu_times", lambda: next(samples))
+    monkeypatch.setattr(time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(time, "process_time", lambda: 3.0)
+    assert _threads.busy_elsewhere() == pytest.approx(1.8)
+    # ... so 'auto' takes one thread on 2 cores beside one niced busy process.
+    monkeypatch.setattr(_threads, "_cores", lambda: 2)
+    monkeypatch.setattr(_threads, "process_threads", lambda: 2)
+    assert plan_threads("auto", 1e9, sample=lambda: 0.95) == 1
+
+
 def test_step_work_orders_the_settings():
     X = np.zeros((4000, 784), dtype=np.float32)
 
