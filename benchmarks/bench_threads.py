@@ -193,13 +193,13 @@ def _run_key(row):
 
 
 def table(rows):
-    """One table per run (newest first): rows of different runs, measured under other
-    loads and commits, are not pooled."""
+    """One table per run, in the order they ran: rows of different runs (other loads,
+    other commits) are not pooled."""
     runs = group(rows, ["date", "command", "note"])
     lines = []
-    for (date, command, note), run_rows in reversed(list(runs.items())):
-        if len(runs) > 1:
-            lines += [f"### {date}: `{command}`" + (f" ({note})" if note else ""), ""]
+    for (date, command, note), run_rows in runs.items():
+        if len(runs) > 1:  # the commands are in the list of runs below the tables
+            lines += [f"### {date}: {note}" if note else f"### {date}: `{command}`", ""]
         lines += _run_table(run_rows) + [""]
     return lines[:-1]
 
