@@ -93,8 +93,9 @@ def test_auto_counts_free_cores_and_keeps_the_process_limit(monkeypatch):
     assert plan_threads(None, big) is None
 
 
-def test_busy_elsewhere_counts_niced_work(monkeypatch):
-    """A niced busy process counts: its slices stall a thread of ours all the same."""
+def test_busy_elsewhere_counts_niced_work_that_competes(monkeypatch):
+    """A niced busy process of another session counts under autogroup scheduling: it
+    takes its core's share whatever its nice value."""
     import time
 
     from skvae import _threads
@@ -105,8 +106,14 @@ def test_busy_elsewhere_counts_niced_work(monkeypatch):
     monkeypatch.setattr(_threads, "_cpu_times", lambda: next(samples))
     monkeypatch.setattr(time, "sleep", lambda seconds: None)
     monkeypatch.setattr(time, "process_time", lambda: 3.0)
+    monkeypatch.setattr(_threads, "_niced_work_competes", lambda: True)  # autogroup on
     assert _threads.busy_elsewhere() == pytest.approx(1.8)
-    # ... so 'auto' takes one thread on 2 cores beside one niced busy process.
+    # Where niced work yields to ours (autogroup off, this process not niced), it is
+    # left out.
+    samples = iter([(1000, 5000, 20000, 2), (1100, 5800, 21000, 2)])
+    monkeypatch.setattr(_threads, "_niced_work_competes", lambda: False)
+    assert _threads.busy_elsewhere() == pytest.approx(0.2)
+    # One niced busy job elsewhere on 2 cores: 'auto' takes one thread.
     monkeypatch.setattr(_threads, "_cores", lambda: 2)
     monkeypatch.setattr(_threads, "process_threads", lambda: 2)
     assert plan_threads("auto", 1e9, sample=lambda: 0.95) == 1
