@@ -199,7 +199,7 @@ def table(rows):
     lines = []
     for (date, command, note), run_rows in runs.items():
         if len(runs) > 1:  # the commands are in the list of runs below the tables
-            lines += [f"### {date}: {note}" if note else f"### {date}: `{command}`", ""]
+            lines += [f"## {date}: {note}" if note else f"## {date}: `{command}`", ""]
         lines += _run_table(run_rows) + [""]
     return lines[:-1]
 

@@ -122,7 +122,7 @@ def busy_elsewhere(seconds=SAMPLE_SECONDS):
     """Cores kept busy by other processes over ``seconds`` (a float), or None if unknown.
 
     Other processes' CPU time on the whole machine, our own process's taken out; their
-    niced work too where it competes with ours (:func:`_niced_work_competes`). Beside
+    niced work too where it competes with ours (``_niced_work_competes``). Beside
     one busy niced job of another session (nice 10, autogroup on) on 2 cores, a conv fit
     (``benchmarks/bench_threads.py``, conv4k) took 143 to 148 s on 2 threads against
     26 to 28 s on one: each slice the job gets stalls the fit's thread on that core
