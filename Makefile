@@ -29,9 +29,10 @@ $(STAMP): $(DEMO_STAMP) pyproject.toml
 # the labelled rows against LabelSpreading, self-training, VAE -> SVC and VAEClassifier;
 # then every label known. Each fit plans its torch threads (n_threads='auto': one for the
 # smallest nets, else the cores no other process keeps busy), so no OMP_NUM_THREADS.
-# Measured on this 2-core machine (2026-12-01, commit 579b03c), from a clean clone with
-# the venv made, idle: both runs together 57 s (the --labels run's three VAEClassifier
-# fits 9 to 12 s each; before the shared-body M2 default: 3 min 15 s).
+# Measured on this 2-core machine (2026-12-08, commit 5f61ee5), the venv made, nothing
+# else running (load average 1.1 at the start): the --labels run 58 s (its three
+# VAEClassifier fits 14 to 16 s each, on the 2 threads they planned), the second run
+# 10 s; 68 s together. (Commit 579b03c, before issue 28's larger defaults: 57 s.)
 demo: $(DEMO_STAMP)
 	$(VENV)/bin/skvae compare --labels 50 100 250 --plot skvae-labels.png
 	$(VENV)/bin/skvae compare --plot skvae-compare.png

@@ -16,6 +16,10 @@ Targets: beside the load, the planned fit takes at most 2x its idle time; idle a
 loaded, it is within 10 % of the faster of one thread and torch's default. The table
 shows seconds (median over ``--repeats``), the planned thread count, and both ratios.
 
+``--loads niced`` runs the fits beside one busy process per core at nice 10 (not in the
+default run): a background job that yields to ours, which torch's threads still
+collide with.
+
 Run it on a machine with nothing else running (the load is its own)::
 
     PYTHONPATH=$PWD python benchmarks/bench_threads.py
@@ -23,6 +27,16 @@ Run it on a machine with nothing else running (the load is its own)::
 ``--quick`` runs everything tiny (a smoke test, seconds; write it elsewhere with
 ``--out``). Without Fashion-MNIST on disk the image fits use random binary images of
 the same shape (the ``data`` column says which).
+
+Each repeat runs the settings in a rotated order (repeat r starts with setting r), so
+that a warm-up or a drift in the machine's load does not always fall on the same
+setting. Before each fit the script records the cores other processes (niced ones
+too) kept busy over half a second (``others_busy``: about 0 on an idle machine, about 2
+beside the script's own load on 2 cores; more means someone else was running too) and
+the 1-minute load average (``loadavg``); the tables show the median ``others_busy`` of
+each row.
+``--settings`` picks other settings, such as ``"2 threads"`` (any ``"N threads"``), and
+``--interop N`` sets ``torch.set_num_interop_threads`` first (for investigations).
 """
 
 import multiprocessing
@@ -35,12 +49,42 @@ import torch
 from _common import fmt, group, make_parser, markdown, save, start
 
 from skvae import VAETransformer
+from skvae._threads import _cpu_times
 
 SETTINGS = ("default", "1 thread", "planned")
 
 
-def _spin(stop):
-    """One busy core: a plain Python loop until ``stop`` is set."""
+def others_busy(seconds=0.5):
+    """Cores that other processes kept busy over ``seconds``, niced ones included.
+
+    Unlike the planner's sample (``skvae._threads.busy_elsewhere``), which leaves out
+    niced work when this process is not niced, this counts every other process: it
+    records how quiet the machine was, not what the plan saw.
+    """
+    before, own_before, t0 = _cpu_times(), time.process_time(), time.monotonic()
+    time.sleep(seconds)
+    after, own_after, t1 = _cpu_times(), time.process_time(), time.monotonic()
+    busy = (after[0] - before[0]) + (after[1] - before[1])
+    total = max(after[2] - before[2], 1)
+    return max(busy / total * after[3] - (own_after - own_before) / (t1 - t0), 0.0)
+
+
+def setting_threads(setting):
+    """The ``n_threads`` of a setting: None (torch's default), an int, or 'auto'."""
+    if setting == "default":
+        return None
+    if setting == "planned":
+        return "auto"
+    count, word = setting.split(" ", 1)
+    if word not in ("thread", "threads") or not count.isdigit():
+        raise ValueError(f"unknown setting {setting!r}: default, planned or 'N threads'")
+    return int(count)
+
+
+def _spin(stop, niceness=0):
+    """One busy core: a plain Python loop until ``stop`` is set (at ``niceness``)."""
+    if niceness:
+        os.nice(niceness)
     x = 0
     while not stop.is_set():
         for _ in range(100_000):
@@ -48,15 +92,16 @@ def _spin(stop):
 
 
 class Load:
-    """One busy process per core while the block runs."""
+    """One busy process per core while the block runs (at ``niceness``)."""
 
-    def __init__(self, n):
+    def __init__(self, n, niceness=0):
         self.n = n
+        self.niceness = niceness
 
     def __enter__(self):
         ctx = multiprocessing.get_context("spawn")
         self.stop = ctx.Event()
-        self.procs = [ctx.Process(target=_spin, args=(self.stop,), daemon=True)
+        self.procs = [ctx.Process(target=_spin, args=(self.stop, self.niceness), daemon=True)
                       for _ in range(self.n)]
         for p in self.procs:
             p.start()
@@ -131,21 +176,46 @@ def workloads(quick):
 
 def run_one(fit, setting, n_cores):
     torch.set_num_threads(n_cores)  # the process as torch starts it: a thread per core
-    n_threads = {"default": None, "1 thread": 1, "planned": "auto"}[setting]
     t0 = time.perf_counter()
-    planned = fit(n_threads)
+    planned = fit(setting_threads(setting))
     seconds = time.perf_counter() - t0
     return seconds, planned if planned is not None else torch.get_num_threads()
 
 
+def rotated(settings, repeat):
+    """The settings in the order of one repeat: repeat r starts with setting r."""
+    k = repeat % len(settings)
+    return list(settings[k:]) + list(settings[:k])
+
+
+def _run_key(row):
+    return (row.get("date"), row.get("command"), row.get("note"))
+
+
 def table(rows):
-    header = ["workload", "data", "load", *[f"{s} (s)" for s in SETTINGS], "planned threads",
-              "planned / best", "loaded / idle (planned)"]
+    """One table per run, in the order they ran: rows of different runs (other loads,
+    other commits) are not pooled."""
+    runs = group(rows, ["date", "command", "note"])
+    lines = []
+    for (date, command, note), run_rows in runs.items():
+        if len(runs) > 1:  # the commands are in the list of runs below the tables
+            lines += [f"## {date}: {note}" if note else f"## {date}: `{command}`", ""]
+        lines += _run_table(run_rows) + [""]
+    return lines[:-1]
+
+
+def _run_table(rows):
+    settings = list(dict.fromkeys(r["setting"] for r in rows))
+    measured = any(r.get("others_busy") is not None for r in rows)
+    header = ["workload", "data", "load", *[f"{s} (s)" for s in settings],
+              "planned threads", "planned / best", "loaded / idle (planned)"]
+    if measured:
+        header.append("others busy (cores)")
     body = []
     groups = group(rows, ["workload", "load", "cores", "quick"])
     for (workload, load, n_cores, quick), rs in groups.items():
         med = {s: statistics.median([r["seconds"] for r in rs if r["setting"] == s])
-               for s in SETTINGS if any(r["setting"] == s for r in rs)}
+               for s in settings if any(r["setting"] == s for r in rs)}
         threads = sorted({r["fit_threads"] for r in rs if r["setting"] == "planned"})
         best = min(med.get("default", float("inf")), med.get("1 thread", float("inf")))
         idle = groups.get((workload, "idle", n_cores, quick))
@@ -155,10 +225,15 @@ def table(rows):
                                               if r["setting"] == "planned"])
             ratio = fmt(med["planned"] / idle_planned, 2)
         data = f"{rs[0]['data']}{' (quick)' if quick in (True, 'True') else ''}"
-        body.append([workload, data, f"{load}, {n_cores} cores",
-                     *[fmt(med.get(s), 2) for s in SETTINGS],
-                     "/".join(str(t) for t in threads),
-                     fmt(med["planned"] / best, 2) if "planned" in med else "", ratio])
+        row = [workload, data, f"{load}, {n_cores} cores",
+               *[fmt(med.get(s), 2) for s in settings],
+               "/".join(str(t) for t in threads),
+               fmt(med["planned"] / best, 2) if "planned" in med and best < float("inf")
+               else "", ratio]
+        if measured:
+            busy = [r["others_busy"] for r in rs if r.get("others_busy") is not None]
+            row.append(fmt(statistics.median(busy), 2) if busy else "")
+        body.append(row)
     return markdown(header, body)
 
 
@@ -167,30 +242,46 @@ def main():
     parser.add_argument("--quick", action="store_true", help="tiny fits (a smoke test)")
     parser.add_argument("--repeats", type=int, default=1, help="fits per cell")
     parser.add_argument("--loads", nargs="+", default=["idle", "busy"],
-                        choices=["idle", "busy"], help="idle, and/or one busy process per core")
+                        choices=["idle", "busy", "niced"],
+                        help="idle, and/or one busy process per core (niced: at nice 10)")
     parser.add_argument("--workloads", nargs="+", default=["readme", "conv4k", "mlp60k"])
+    parser.add_argument("--settings", nargs="+", default=list(SETTINGS),
+                        help="default, '1 thread', planned, or any 'N threads'")
+    parser.add_argument("--interop", type=int, default=0,
+                        help="torch.set_num_interop_threads first (0: torch's default)")
     args = parser.parse_args()
+    for setting in args.settings:
+        setting_threads(setting)  # an unknown one fails before anything runs
+    if args.interop:
+        torch.set_num_interop_threads(args.interop)
     command = start(args)
     n_cores = cores()
     rows = []
     if not args.report_only:
         todo = workloads(args.quick)
         for load in args.loads:
-            guard = Load(n_cores) if load == "busy" else None
+            guard = (None if load == "idle"
+                     else Load(n_cores, niceness=10 if load == "niced" else 0))
             if guard is not None:
                 guard.__enter__()
             try:
                 for name in args.workloads:
                     fit, data = todo[name]
                     for repeat in range(args.repeats):
-                        for setting in SETTINGS:
+                        for setting in rotated(args.settings, repeat):
+                            others = others_busy()
+                            loadavg = os.getloadavg()[0]
                             seconds, threads = run_one(fit, setting, n_cores)
                             print(f"{name:7s} {load:5s} {setting:9s} {seconds:8.2f} s "
-                                  f"({threads} thread(s))", flush=True)
+                                  f"({threads} thread(s); others busy {others:.2f} cores, "
+                                  f"load {loadavg:.2f})", flush=True)
                             rows.append(dict(workload=name, data=data, load=load,
                                              setting=setting, repeat=repeat,
                                              seconds=round(seconds, 3), fit_threads=threads,
-                                             cores=n_cores, quick=args.quick))
+                                             cores=n_cores, quick=args.quick,
+                                             others_busy=round(others, 2),
+                                             loadavg=round(loadavg, 2),
+                                             interop=torch.get_num_interop_threads()))
             finally:
                 if guard is not None:
                     guard.__exit__(None, None, None)
@@ -199,7 +290,11 @@ def main():
          text=("Seconds per fit (median over the repeats), idle and beside one busy "
                "process per core. 'planned / best': the planned fit against the faster of "
                "torch's default and one thread (target: at most 1.10). 'loaded / idle': the "
-               "planned fit beside the load against idle (target: at most 2)."))
+               "planned fit beside the load against idle (target: at most 2). 'others "
+               "busy': the median of the cores other processes kept busy just before each "
+               "fit (the script's own load included; measured from 2026-12-08 on). The "
+               "fair-share arithmetic behind these numbers is in docs/benchmarks.md, "
+               "'Threads on a busy machine'."))
 
 
 if __name__ == "__main__":

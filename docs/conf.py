@@ -13,6 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "docs"))  # gallery_warnings, for the gallery's workers too
 
 import skvae  # noqa: E402
 
@@ -107,6 +108,11 @@ sphinx_gallery_conf = {
     # Examples run side by side, one per core (each trains on one torch thread): the
     # slowest, plot_semi_supervised.py (three default fits), then sets the build's length.
     "parallel": 2,
+    # A warning in an example fails the build (issue 30): docs/gallery_warnings.py turns
+    # every warning into an error before each example and puts the filters back after
+    # it. Named as a string, so that the parallel build's worker processes import it.
+    "reset_modules": ("matplotlib", "gallery_warnings.strict_warnings"),
+    "reset_modules_order": "both",
 }
 
 # Examples print through skorch/torch; keep the build log quiet about CPU-only torch.

@@ -13,10 +13,11 @@ fits with torch's default were measured 7 to 80 times slower than with one threa
 - a number is used as it is;
 - ``None`` leaves the process's setting alone;
 - ``'auto'`` takes one thread for a step of little work (:data:`MIN_PARALLEL_WORK`);
-  else one per core that no other process keeps busy (sampled from ``/proc/stat`` over
-  :data:`SAMPLE_SECONDS` when the fit is planned), never more than the process's own
-  limit (``torch.get_num_threads()`` before the fit: ``OMP_NUM_THREADS``, a joblib or
-  Dask worker's limit, or the user's ``torch.set_num_threads`` stay an upper bound).
+  else one per core that no other process keeps busy, niced ones included where they
+  compete with ours (sampled from ``/proc/stat`` over :data:`SAMPLE_SECONDS` when the
+  fit is planned), never more than the process's own limit
+  (``torch.get_num_threads()`` before the fit: ``OMP_NUM_THREADS``, a joblib or Dask
+  worker's limit, or the user's ``torch.set_num_threads`` stay an upper bound).
 
 :func:`using_threads` sets the count for the duration of a fit, under a lock; the
 setting before it comes back when the last running fit ends. Under OpenMP each thread
@@ -97,15 +98,40 @@ def _cpu_times():
     return busy, nice, busy + nice + idle + iowait, max(n_cpus, 1)
 
 
+def _niced_work_competes():
+    """Whether other processes' niced work takes our cores' time as if it were not niced.
+
+    A niced process yields its core to ours only when the scheduler weighs the two
+    against each other: not under Linux's autogroup scheduling (on by default on many
+    distributions), which shares the cores between sessions first, whatever their nice
+    values (a niced job started from another terminal then takes a whole core's share),
+    and not when this process is niced itself. Only autogroup read as off
+    (``/proc/sys/kernel/sched_autogroup_enabled`` is 0) with this process not niced
+    leaves niced work out.
+    """
+    try:
+        if os.nice(0) > 0:
+            return True
+        with open("/proc/sys/kernel/sched_autogroup_enabled") as f:
+            return f.read().strip() != "0"
+    except (OSError, AttributeError):
+        return True  # unknown: count it (too few threads cost far less than too many)
+
+
 def busy_elsewhere(seconds=SAMPLE_SECONDS):
     """Cores kept busy by other processes over ``seconds`` (a float), or None if unknown.
 
-    Other processes' CPU time on the whole machine, our own process's taken out. Niced
-    work counts only when this process is niced too: a process at a lower priority
-    yields its core to ours, and so does not stall our threads.
+    Other processes' CPU time on the whole machine, our own process's taken out; their
+    niced work too where it competes with ours (``_niced_work_competes``). Beside
+    one busy niced job of another session (nice 10, autogroup on) on 2 cores, a conv fit
+    (``benchmarks/bench_threads.py``, conv4k) took 143 to 148 s on 2 threads against
+    26 to 28 s on one: each slice the job gets stalls the fit's thread on that core
+    while its partner spins at the next barrier. Beside niced loops of the fit's own
+    session, which do yield, 2 threads took 21.5 s and one 27.6 to 31.0 s: counting
+    niced work that yields costs up to the second thread's gain; leaving out niced
+    work that does not yield cost 5x here.
     """
     try:
-        nice = os.nice(0) > 0
         before, own_before, start = _cpu_times(), time.process_time(), time.monotonic()
         time.sleep(seconds)
         after, own_after, end = _cpu_times(), time.process_time(), time.monotonic()
@@ -114,7 +140,7 @@ def busy_elsewhere(seconds=SAMPLE_SECONDS):
     total = after[2] - before[2]
     if total <= 0:
         return None
-    busy = (after[0] - before[0]) + ((after[1] - before[1]) if nice else 0)
+    busy = (after[0] - before[0]) + ((after[1] - before[1]) if _niced_work_competes() else 0)
     others = busy / total * after[3] - (own_after - own_before) / max(end - start, 1e-9)
     return max(others, 0.0)
 

@@ -379,7 +379,7 @@ def _scale(ax, curves):
         ax.set_yscale("symlog", linthresh=max(min(sizes), max(sizes) * 1e-4))
 
 
-def _draw_curves(ax, history, epochs, keys, label=None):
+def _draw_curves(ax, history, epochs, keys, label=None, legend_below=False):
     colours = {}
     curves = []
     for key in keys:
@@ -394,7 +394,11 @@ def _draw_curves(ax, history, epochs, keys, label=None):
                 linewidth=2.2 if part == "loss" else 1.4)
     _scale(ax, curves)
     ax.set_xlabel("epoch")
-    ax.legend(fontsize="small")
+    if legend_below:  # beside many curves spanning the panel, a legend inside hides some
+        ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.15),
+                  ncol=2, frameon=False)
+    else:
+        ax.legend(fontsize="small")
     return ax
 
 
@@ -403,11 +407,12 @@ def plot_history(history, *, keys=None, ax=None, title=None):
 
     By default, the loss and each of its weighted terms (``train_loss_<name>``, every
     term of the model that counts in it: the weighted terms sum to the loss), and
-    beside them, in a second panel, the terms before weighting (``train_<name>``);
-    validation curves dashed. A panel whose curves differ in size by more than 30 times gets a
-    symmetric log scale, so a small term is not flattened by a large one (for the
-    default ``VAEClassifier``, a reconstruction of about 20 nats weighted 1/64 sits
-    beside a classification loss of 0.002).
+    beside them, in a second panel, the terms before weighting (``train_<name>``; a
+    weight-0 diagnostic that is 0 at every epoch is left out); validation curves
+    dashed, legends under the panels (so that they hide no curve). A panel whose curves
+    differ in size by more than 30 times gets a symmetric log scale, so a small term is
+    not flattened by a large one (for the default ``VAEClassifier``, a reconstruction
+    of about 20 nats weighted 1/64 sits beside a classification loss of 0.002).
 
     Parameters
     ----------
@@ -449,7 +454,7 @@ def plot_history(history, *, keys=None, ax=None, title=None):
         return ax
     own = ax is None
     if own:
-        _, (ax, ax_terms) = plt.subplots(1, 2, figsize=(11, 4))
+        _, (ax, ax_terms) = plt.subplots(1, 2, figsize=(11, 5))
     row = history[-1]
     valid = "valid_loss" in row
     # A term of weight 0 throughout (a diagnostic such as shared-m2's mask_rate) adds
@@ -469,13 +474,17 @@ def plot_history(history, *, keys=None, ax=None, title=None):
         weight = f"{row[key] / raw:.4g} x " if raw else ""
         return f"{weight}{name}" + (" (valid)" if prefix == "valid" else "")
 
-    _draw_curves(ax, history, epochs, weighted, label)
+    _draw_curves(ax, history, epochs, weighted, label, legend_below=own)
     ax.set_ylabel("share of the loss (nats per row)")
     ax.set_title(title or "the loss and its weighted terms")
     if own:
-        terms = [f"train_{n}" for n in names]
-        terms += [f"valid_{n}" for n in names if valid and f"valid_{n}" in row]
-        _draw_curves(ax_terms, history, epochs, terms)
+        # A diagnostic that is 0 at every epoch (mask_rate without a threshold) is left
+        # out: a flat line at 0 among the nats says nothing.
+        shown = [n for n in names if n in names_in_loss
+                 or np.any(np.asarray(history[:, f"train_{n}"]))]
+        terms = [f"train_{n}" for n in shown]
+        terms += [f"valid_{n}" for n in shown if valid and f"valid_{n}" in row]
+        _draw_curves(ax_terms, history, epochs, terms, legend_below=True)
         ax_terms.set_ylabel("term before weighting (nats per row)")
         ax_terms.set_title("the terms before weighting")
         ax.figure.tight_layout()

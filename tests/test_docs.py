@@ -4,12 +4,17 @@
 built site (``make docs``) and are skipped when there is none: CI runs ``make test``.
 """
 
+import importlib.util
 import re
 import runpy
+import sys
 import warnings
 from pathlib import Path
 
 import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+from skvae import VAETransformer
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 BUILT = DOCS / "_build" / "html"
@@ -121,6 +126,60 @@ def test_built_math_page_uses_local_mathjax():
     for src in scripts:
         assert not _remote(src)
         assert (page.parent / src.split("?")[0]).is_file(), f"{src} is not in the built site"
+
+
+# -- the gallery shows no warnings (issue 30) --------------------------------------
+def _gallery_warnings():
+    path = DOCS / "gallery_warnings.py"
+    spec = importlib.util.spec_from_file_location("gallery_warnings", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_conf_gallery_examples_run_with_warnings_as_errors(conf):
+    """The hook that fails an example on a warning is installed, as a name (the parallel
+    build's workers import it), before and after each example."""
+    gallery = conf["sphinx_gallery_conf"]
+    assert "gallery_warnings.strict_warnings" in gallery["reset_modules"]
+    assert gallery["reset_modules_order"] == "both"
+    assert str(DOCS) in sys.path  # conf.py put it there, so the name imports
+
+
+def test_gallery_hook_turns_a_convergence_warning_into_an_error(digits):
+    hook = _gallery_warnings().strict_warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        before = list(warnings.filters)
+        hook({}, "plot_x.py", when="before")
+        try:
+            vae = VAETransformer(max_iter=4, tol=0.0, random_state=0, device="cpu")
+            with pytest.raises(ConvergenceWarning, match="max_iter=4 epochs ended"):
+                vae.fit(digits[0][:200])
+            assert not hasattr(vae, "net_")  # the fit failed: the example fails
+            with pytest.raises(UserWarning):
+                warnings.warn("any other warning, too", UserWarning, stacklevel=1)
+            # An example about a warning catches it, and shows it where it prints it.
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                warnings.warn("shown", ConvergenceWarning, stacklevel=1)
+            assert [str(w.message) for w in caught] == ["shown"]
+        finally:
+            hook({}, "plot_x.py", when="after")
+        assert warnings.filters == before  # put back after the example
+
+
+def test_built_gallery_shows_no_warnings():
+    _pages()
+    pages = sorted((BUILT / "auto_examples").glob("*.html"))
+    if not pages:
+        pytest.skip("no gallery in the built docs")
+    shown = []
+    for page in pages:
+        text = re.sub(r"<[^>]+>", "", page.read_text(encoding="utf-8"))
+        shown += [f"{page.name}: {m.group(0)[:120]}"
+                  for m in re.finditer(r"\b[A-Z]\w*Warning: .*", text)]
+    assert not shown, "the gallery shows warnings:\n" + "\n".join(shown)
 
 
 # -- the pages agree with the code and with each other (issue 22.5) ------------------

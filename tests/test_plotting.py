@@ -133,6 +133,12 @@ def test_plot_history_weighted_terms_sum_to_the_loss(X300):
     # drawn with the terms before weighting only).
     assert {"classification", "consistency", "kl", "pseudo", "reconstruction"} <= set(names)
     assert "mask_rate" not in names
+    # Beside, the terms before weighting; mask_rate, 0 at every epoch here (no
+    # threshold), is not drawn at all.
+    terms = [line.get_label() for line in ax.figure.axes[1].get_lines()]
+    assert "train_reconstruction" in terms and "train_pseudo" in terms
+    assert not np.any(clf.history_[:, "train_mask_rate"])
+    assert "train_mask_rate" not in terms
     total = np.sum([line.get_ydata() for line in lines[1:]], axis=0)
     np.testing.assert_allclose(total, clf.loss_curve_, rtol=1e-4)
     np.testing.assert_allclose(lines[0].get_ydata(), clf.loss_curve_)

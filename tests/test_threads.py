@@ -93,6 +93,32 @@ def test_auto_counts_free_cores_and_keeps_the_process_limit(monkeypatch):
     assert plan_threads(None, big) is None
 
 
+def test_busy_elsewhere_counts_niced_work_that_competes(monkeypatch):
+    """A niced busy process of another session counts under autogroup scheduling: it
+    takes its core's share whatever its nice value."""
+    import time
+
+    from skvae import _threads
+
+    # /proc/stat over the sample, 2 cores: 100 of 1,000 ticks at normal priority and
+    # 800 niced, from other processes (this process used no CPU time meanwhile).
+    samples = iter([(1000, 5000, 20000, 2), (1100, 5800, 21000, 2)])
+    monkeypatch.setattr(_threads, "_cpu_times", lambda: next(samples))
+    monkeypatch.setattr(time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(time, "process_time", lambda: 3.0)
+    monkeypatch.setattr(_threads, "_niced_work_competes", lambda: True)  # autogroup on
+    assert _threads.busy_elsewhere() == pytest.approx(1.8)
+    # Where niced work yields to ours (autogroup off, this process not niced), it is
+    # left out.
+    samples = iter([(1000, 5000, 20000, 2), (1100, 5800, 21000, 2)])
+    monkeypatch.setattr(_threads, "_niced_work_competes", lambda: False)
+    assert _threads.busy_elsewhere() == pytest.approx(0.2)
+    # One niced busy job elsewhere on 2 cores: 'auto' takes one thread.
+    monkeypatch.setattr(_threads, "_cores", lambda: 2)
+    monkeypatch.setattr(_threads, "process_threads", lambda: 2)
+    assert plan_threads("auto", 1e9, sample=lambda: 0.95) == 1
+
+
 def test_step_work_orders_the_settings():
     X = np.zeros((4000, 784), dtype=np.float32)
 
