@@ -15,7 +15,7 @@ inference (``transform``, ``classify``, ``decode``, ``log_marginal``).
 name, ``'auto'`` (the rule of :func:`resolve_model`) or a model object. A new model is
 one new file and one entry here (or a call to :func:`register` from user code, or just
 an object passed as ``model=``); the estimators do not change. The plan's types
-(:class:`FitPlan`, :class:`StagePlan`, ...) live in :mod:`skvae.models.plan`.
+(:class:`FitPlan`, :class:`StagePlan`, ...) live in ``skvae.models.plan``.
 """
 
 import torch
@@ -198,7 +198,7 @@ class ClassifierRecipe(Recipe):
     """Base of the models with a classifier ``q(y|x)`` (``VAEClassifier``'s).
 
     Holds what they share: the stage settings of a run that learns labels
-    (:func:`classifier_stage_settings`, giving a :class:`ClassifierStage`), the
+    (``classifier_stage_settings``, giving a :class:`ClassifierStage`), the
     labelled top-up batches and the text of ``score_samples``.
     """
 
@@ -208,7 +208,7 @@ class ClassifierRecipe(Recipe):
 
     @staticmethod
     def stage_settings(params, data, partial, max_iter_auto, schedule_auto, **auto):
-        """:func:`classifier_stage_settings` (batch size, epochs, schedule, top-up)."""
+        """``classifier_stage_settings`` (batch size, epochs, schedule, top-up)."""
         return classifier_stage_settings(params, data, partial, max_iter_auto,
                                          schedule_auto, **auto)
 

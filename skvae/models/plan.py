@@ -1,6 +1,6 @@
 """The types of a fit plan: what one ``fit`` (or ``partial_fit`` call) will do.
 
-A leaf module: the plan (:mod:`skvae._plan`, which makes plans) and the model recipes
+A leaf module: the plan (``skvae._plan``, which makes plans) and the model recipes
 (:mod:`skvae.models`, which make their stages) both import it, and it imports neither.
 Public as ``skvae.models.FitPlan``, ``skvae.models.StagePlan`` ...
 
@@ -134,7 +134,7 @@ class StagePlan:
 
 @dataclass(frozen=True)
 class ClassifierStage(StagePlan):
-    """A :class:`StagePlan` of a network that learns labels (the classifier recipes).
+    """A :class:`~skvae.models.StagePlan` of a network that learns labels (classifiers).
 
     Adds what only a model with ``q(y | x)`` has: the network of its classifier and the
     labelled rows added to each batch.
@@ -148,9 +148,9 @@ class ClassifierStage(StagePlan):
 class MachineInfo:
     """What the plan needs to know of the machine, gathered before planning.
 
-    Made by :func:`skvae._plan.gather_machine` (which joins a torch.distributed group
+    Made by ``skvae._plan.gather_machine`` (which joins a torch.distributed group
     when the process was launched into one and asks CUDA for its free memory), so that
-    :func:`skvae._plan.make_plan` itself starts nothing and talks to no other process.
+    ``skvae._plan.make_plan`` itself starts nothing and talks to no other process.
 
     Attributes
     ----------

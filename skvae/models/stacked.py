@@ -16,7 +16,7 @@ Two stages:
    docs/classifier.md); on wider rows a Gaussian M2 spends itself on the pixels.
 
 M1 is frozen once fitted, so M2's input is computed once per fit (and once per
-``partial_fit`` call: :meth:`StackedRecipe.inputs`). ``max_iter='auto'``: as many
+``partial_fit`` call: ``StackedRecipe.inputs``). ``max_iter='auto'``: as many
 epochs as give 4,000 gradient steps, or 1,000 with a conv M1 (a cost cap: its steps are
 the dearest), for each stage; the step size is constant (as measured). A first
 ``partial_fit`` call trains M1 for as many epochs as ``fit`` would, then M2 for one.
