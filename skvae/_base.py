@@ -1,10 +1,10 @@
 """The shared estimator base: hyperparameters, validation and the fit pipeline.
 
-A fit reads top-down, as scikit-learn's ``MLPClassifier._fit`` does (see
-:meth:`BaseVAE._fit_unsafe`): validate the data -> plan (:mod:`skvae._plan`, every
-``'auto'`` resolved by the model, :mod:`skvae.models`) -> build the module and its
-inputs (the model) -> train (:mod:`skvae._train`) -> set the fitted attributes. The
-base names no model, and no prior: what differs between models is in the models.
+A fit reads top-down, as scikit-learn's ``MLPClassifier._fit`` does
+(:meth:`BaseVAE._fit_unsafe`): validate -> plan (:mod:`skvae._plan`, every ``'auto'``
+resolved by the model, :mod:`skvae.models`) -> build the module and its inputs (the
+model) -> train (:mod:`skvae._train`) -> set the fitted attributes. The base names no
+model and no prior: what differs between models is in the models.
 Fitting is all or nothing: a fit that raises, or is interrupted before its first epoch
 ends, leaves the estimator as it was. Once fitted, behaviour is read from fitted
 attributes (``plan_``, ``net_``), never from live hyperparameters.
@@ -122,6 +122,9 @@ class BaseVAE(BaseEstimator):
                 "('constant', 'cosine'; 'auto' in VAEClassifier), as in MLPClassifier. "
                 f"Pass the step size as learning_rate_init={rate!r}."
             )
+        cls = getattr(self, "model", None)
+        if isinstance(cls, type) and issubclass(cls, Recipe):
+            raise InvalidParameterError(f"model={cls.__name__} is a class: pass {cls.__name__}().")
         super()._validate_params()
 
     def _check_call_param(self, name):
@@ -340,15 +343,12 @@ class BaseVAE(BaseEstimator):
         return Z, Z.dtype
 
     def _sample_latent(self, n_samples, random_state):
-        """Codes drawn from the fitted model's prior: a float32 array (must be fitted).
-
-        The model's recipe draws them (:meth:`skvae.models.Recipe.sample_latent`).
-        """
+        """Codes from the fitted model's prior (its ``Recipe.sample_latent``), float32."""
         check_is_fitted(self)
         if not isinstance(n_samples, Integral) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
-        seed = int(check_random_state(random_state).randint(2**31 - 1))
-        gen = torch.Generator().manual_seed(seed)
+        seed = check_random_state(random_state).randint(2**31 - 1)
+        gen = torch.Generator().manual_seed(int(seed))
         module = self.net_.module_.eval()  # inference leaves modules in eval mode
         with torch.no_grad(), using_threads(getattr(self.plan_, "n_threads", None)):
             Z = self.plan_.recipe.sample_latent(self.plan_, module, int(n_samples), gen)

@@ -118,6 +118,8 @@ def test_a_named_model_and_an_object_are_the_same_model(X):
         VAEClassifier(model=VampPriorVAE(), max_iter=1).fit(X[:50], np.arange(50) % 2)
     with pytest.raises(ValueError, match=r"n_pseudo_inputs"):
         small(model=VampPriorVAE(n_pseudo_inputs=0)).fit(X)
+    with pytest.raises(ValueError, match=r"model=VampPriorVAE is a class: pass VampPriorVAE\(\)"):
+        small(model=VampPriorVAE).fit(X)
 
 
 # -- the VampPrior -----------------------------------------------------------------
